@@ -1,0 +1,97 @@
+"""Options: one frozen dataclass per stage, grouped in one :class:`RunConfig`.
+
+Defaults follow openai-whisper's command line, so a user switching from it gets the same results.
+Each stage receives only its own section; stages never read environment variables.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+#: openai-whisper's default punctuation that word timestamps merge into the next / previous word.
+PREPEND_PUNCTUATIONS = "\"'“¿([{-"
+APPEND_PUNCTUATIONS = "\"'.。,，!！?？:：”)]}、"
+
+
+@dataclass(frozen=True)
+class DemuxOptions:
+    audio_stream: int | None = None  # index among the input's audio streams (0 = first); None = the default stream
+    ffmpeg: str | None = None  # ffmpeg binary; None = PATH, then the imageio-ffmpeg binary
+
+
+@dataclass(frozen=True)
+class ModelOptions:
+    name: str = "base"  # a model name (base, tiny.en, ...) or a path to weights
+    device: str = "auto"  # auto, cpu, cuda, cuda:N, mps
+    compute_type: str = "auto"  # auto, float32, float16, bfloat16, int8
+    threads: int = 0  # torch CPU threads; 0 = leave torch's default
+    model_dir: str | None = None  # mediakit's model cache; None = MEDIAKIT_MODEL_DIR or ~/.cache/mediakit
+    download: bool = True  # fetch an official checkpoint when no local copy exists
+
+
+@dataclass(frozen=True)
+class VadOptions:
+    threshold: float = 0.5  # speech probability above which a frame is speech
+    min_speech_duration_ms: int = 250  # drop speech shorter than this
+    min_silence_duration_ms: int = 2000  # a silence must last this long to split speech regions
+    speech_pad_ms: int = 400  # padding kept around each speech region
+
+
+@dataclass(frozen=True)
+class DecodeOptions:
+    task: str = "transcribe"  # transcribe, or translate (to English)
+    language: str | None = None  # code or name; None = detect
+    language_detection_segments: int = 1  # 30 s windows pooled for language detection
+    temperature: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)  # fallback ladder
+    best_of: int | None = 5  # candidates when sampling with a non-zero temperature
+    beam_size: int | None = 5  # beams at temperature 0; None or 1 = greedy
+    patience: float | None = None  # beam search patience (1.0 = conventional)
+    length_penalty: float | None = None  # None = simple length normalisation
+    suppress_tokens: str = "-1"  # comma-separated token ids; -1 = the model's non-speech symbols
+    suppress_blank: bool = True  # no blank or end-of-text as the first sampled token
+    initial_prompt: str | None = None  # text given as previous context to the first window
+    carry_initial_prompt: bool = False  # prepend the initial prompt to every window's context
+    condition_on_previous_text: bool = True  # feed the previous window's text as the prompt
+    compression_ratio_threshold: float | None = 2.4  # gzip ratio above which a result is a repetition failure
+    logprob_threshold: float | None = -1.0  # average log probability below which decoding falls back
+    no_speech_threshold: float | None = 0.6  # no-speech probability above which a silent window is skipped
+    without_timestamps: bool = False  # decode text only, one segment per window
+    max_initial_timestamp: float = 1.0  # seconds: bound on the first timestamp of a window
+    word_timestamps: bool = False  # word-level timestamps from cross-attention
+    prepend_punctuations: str = PREPEND_PUNCTUATIONS
+    append_punctuations: str = APPEND_PUNCTUATIONS
+    clip_timestamps: str = "0"  # comma-separated start,end,... seconds to decode; "0" = everything
+    hallucination_silence_threshold: float | None = None  # skip silence longer than this around hallucinations
+    vad: bool = False  # run voice activity detection first; decode speech regions only
+    vad_options: VadOptions = field(default_factory=VadOptions)
+    repetition_guard: bool = True  # detect and break repetition loops in long inputs
+    zh_script: str | None = None  # simplified or traditional: convert Chinese output
+    batch_size: int = 0  # > 0: batched long-form mode over VAD speech windows
+    verbose: bool | None = None  # True: log every segment as it is decoded (the CLI prints it)
+
+
+@dataclass(frozen=True)
+class WriterOptions:
+    max_line_width: int | None = None  # characters per subtitle line (needs word timestamps)
+    max_line_count: int | None = None  # lines per subtitle cue
+    max_words_per_line: int | None = None  # words per subtitle line; ignored with max_line_width
+    highlight_words: bool = False  # underline each word as it is spoken (srt, vtt)
+
+
+@dataclass(frozen=True)
+class OutputOptions:
+    formats: tuple[str, ...] = ("all",)  # writer names, or "all"
+    output_dir: str = "."  # "-" = standard output
+    skip_existing: bool = False  # leave inputs whose outputs all exist alone
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything one transcription run needs, built by the CLI or an API caller."""
+
+    model: ModelOptions = field(default_factory=ModelOptions)
+    decoder: str = "whisper"  # decoder name
+    demux: DemuxOptions = field(default_factory=DemuxOptions)
+    decode: DecodeOptions = field(default_factory=DecodeOptions)
+    writer: WriterOptions = field(default_factory=WriterOptions)
+    output: OutputOptions = field(default_factory=OutputOptions)

@@ -1,0 +1,60 @@
+"""Plain text, tab-separated and JSON writers."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, TextIO
+
+from mediakit.config import WriterOptions
+from mediakit.records import Transcript
+
+from .text import one_line, tsv_field
+from .timestamps import milliseconds
+
+
+@dataclass(frozen=True)
+class TxtWriter:
+    """One line per segment: its text, stripped."""
+
+    options: WriterOptions = field(default_factory=WriterOptions)
+    extension: ClassVar[str] = "txt"
+
+    def write(self, transcript: Transcript, stream: TextIO) -> None:
+        for segment in transcript.segments:
+            stream.write(one_line(segment.text) + "\n")
+
+
+@dataclass(frozen=True)
+class TsvWriter:
+    """A ``start<TAB>end<TAB>text`` header, then one row per segment with times in whole milliseconds."""
+
+    options: WriterOptions = field(default_factory=WriterOptions)
+    extension: ClassVar[str] = "tsv"
+
+    def write(self, transcript: Transcript, stream: TextIO) -> None:
+        stream.write("start\tend\ttext\n")
+        for segment in transcript.segments:
+            stream.write(f"{milliseconds(segment.start)}\t{milliseconds(segment.end)}\t{tsv_field(segment.text)}\n")
+
+
+@dataclass(frozen=True)
+class JsonWriter:
+    """``Transcript.to_dict()`` (text, segments with every field and their words, language).
+
+    Written as openai-whisper's ``json.dump(result, file)``: one line, non-ASCII characters escaped
+    as ``\\uXXXX`` (every JSON reader decodes them; the file stays plain ASCII), no final newline.
+    """
+
+    options: WriterOptions = field(default_factory=WriterOptions)
+    extension: ClassVar[str] = "json"
+
+    def write(self, transcript: Transcript, stream: TextIO) -> None:
+        json.dump(transcript.to_dict(), stream, default=_plain_number)
+
+
+def _plain_number(value: Any) -> Any:
+    """numpy scalars and arrays (a decoder may leave some in a record) as Python numbers and lists."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")

@@ -95,3 +95,17 @@ class RunConfig:
     decode: DecodeOptions = field(default_factory=DecodeOptions)
     writer: WriterOptions = field(default_factory=WriterOptions)
     output: OutputOptions = field(default_factory=OutputOptions)
+
+
+def temperature_ladder(temperature: float | tuple[float, ...] | list[float], increment: float | None = 0.2) -> tuple[float, ...]:
+    """openai-whisper's fallback ladder: ``temperature`` up to 1.0 in steps of ``increment``.
+
+    A tuple or list is taken as the ladder itself; ``increment`` None or 0 means no fallback.
+    """
+    if isinstance(temperature, (tuple, list)):
+        return tuple(float(t) for t in temperature)
+    start = float(temperature)
+    if not increment or increment <= 0:
+        return (start,)
+    steps = int((1.0 + 1e-6 - start) // increment) + 1
+    return tuple(round(start + i * increment, 6) for i in range(max(steps, 1)))

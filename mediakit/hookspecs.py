@@ -13,9 +13,9 @@ Two kinds of hooks:
 * Stages the **user picks by name** (model, decoder, writer) are collected once through
   ``mediakit_register_<stage>s(register)``: every plugin calls ``register(name, factory)`` for each
   stage it offers. The host looks the user's name up; an unknown name is an error that lists the
-  available names. When two plugins register the same name, the one registered last wins; the
-  built-ins are ``trylast`` so their registrations run first and any installed plugin takes
-  precedence.
+  available names. When two plugins register the same name, the first registration wins. Plugins
+  are called in pluggy's order: installed plugins first, the ``trylast`` built-ins last, so an
+  installed plugin takes precedence over a built-in of the same name.
 * Stages the **input decides** (the demuxer for this file, the featurizer for this model's feature
   spec) are ``firstresult`` hooks ``mediakit_make_<stage>(...)``: a plugin returns a stage object or
   ``None`` to decline. Built-ins are ``trylast``, so an installed plugin is asked first.
@@ -102,7 +102,7 @@ def mediakit_register_models(register: Callable[..., None]) -> None:
         :class:`~mediakit.records.ModelInfo` records for ``mediakit models list``.
     :return: nothing; results are ignored.
 
-    Not firstresult: every plugin registers; a later registration of a name replaces an earlier one.
+    Not firstresult: every plugin registers; the first registration of a name wins (built-ins come last).
 
     Built-in (``whisper`` plugin, ``trylast``): the official Whisper sizes ``tiny``, ``tiny.en``,
     ``base``, ``base.en``, ``small``, ``small.en``, ``medium``, ``medium.en``, ``large-v1``,
@@ -173,7 +173,7 @@ def mediakit_register_decoders(register: Callable[..., None]) -> None:
         ``decode(model, features, progress) -> Transcript`` (see :class:`mediakit.stages.Decoder`).
     :return: nothing; results are ignored.
 
-    Not firstresult: every plugin registers; a later registration of a name replaces an earlier one.
+    Not firstresult: every plugin registers; the first registration of a name wins (built-ins come last).
 
     Built-in (``whisper-decode`` plugin, ``trylast``): ``whisper``, openai-whisper's decoding
     (language detection, beam search and temperature fallback, timestamps, the 30-second seek loop,
@@ -195,8 +195,8 @@ def mediakit_register_writers(register: Callable[..., None]) -> None:
         file ``<input stem>.<extension>`` and writes it atomically.
     :return: nothing; results are ignored.
 
-    Not firstresult: every plugin registers; a later registration of a name replaces an earlier one,
-    so a third-party plugin can replace a built-in format.
+    Not firstresult: every plugin registers; the first registration of a name wins and built-ins come
+    last, so a third-party plugin can replace a built-in format by registering its name.
 
     Built-in (``writers`` plugin, ``trylast``): ``txt``, ``vtt``, ``srt``, ``tsv`` and ``json``, as
     openai-whisper writes them.

@@ -1,0 +1,152 @@
+"""The Python API: load a model once, transcribe many inputs. The CLI is a thin layer over this.
+
+>>> import mediakit
+>>> result = mediakit.transcribe("talk.mp3", language="en")          # doctest: +SKIP
+>>> model = mediakit.load_model("base")                                # doctest: +SKIP
+>>> for path in paths:                                                  # doctest: +SKIP
+...     print(model.transcribe(path, word_timestamps=True).text)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, replace
+from typing import Any, Iterable
+
+import numpy as np
+import pluggy
+
+from .config import DecodeOptions, DemuxOptions, ModelOptions, RunConfig, temperature_ladder
+from .errors import ConfigError
+from .pipeline import Stages, demux, load_model as _load_model, make_featurizer, decoder_registry
+from .plugins import disabled_from_env, load_plugins
+from .records import Audio, ModelInfo, ProgressCallback, Transcript
+from .stages import Model
+
+_DECODE_FIELDS = {f.name for f in dataclasses.fields(DecodeOptions)}
+_MODEL_FIELDS = {f.name for f in dataclasses.fields(ModelOptions)} - {"name"}
+_DEMUX_FIELDS = {f.name for f in dataclasses.fields(DemuxOptions)}
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A model loaded once with the plugins that serve it; call :meth:`transcribe` as often as needed."""
+
+    pm: pluggy.PluginManager
+    model: Model
+    options: ModelOptions
+
+    @property
+    def name(self) -> str:
+        return self.model.name
+
+    def transcribe(
+        self,
+        audio: str | os.PathLike[str] | np.ndarray | Audio,
+        *,
+        decoder: str = "whisper",
+        progress: ProgressCallback | None = None,
+        **options: Any,
+    ) -> Transcript:
+        """Transcribe a media file path, an :class:`~mediakit.records.Audio`, or 16 kHz mono float32 samples.
+
+        ``options`` are :class:`~mediakit.config.DecodeOptions` fields (``language="zh"``,
+        ``beam_size=1``, ``word_timestamps=True``, ``vad=True``...), ``temperature`` as a number
+        (with ``temperature_increment_on_fallback``) or a tuple, and ``audio_stream``.
+        """
+        decode, demux_options = _split_options(options)
+        stages = Stages(
+            pm=self.pm,
+            model=self.model,
+            featurizer=make_featurizer(self.pm, self.model),
+            decoder=decoder_registry(self.pm).get(decoder).factory(decode),
+            writers=(),
+            demux_options=demux_options,
+        )
+        samples = _as_audio(stages, audio)
+        features = stages.featurizer.featurize(samples)
+        return stages.decoder.decode(stages.model, features, progress)
+
+
+def load_model(
+    name: str = "base",
+    *,
+    device: str = "auto",
+    compute_type: str = "auto",
+    threads: int = 0,
+    model_dir: str | None = None,
+    download: bool = True,
+    disabled_plugins: Iterable[str] | None = None,
+) -> LoadedModel:
+    """Load a model by name (``base``, ``tiny.en``, ...) or path, with the installed plugins."""
+    options = ModelOptions(
+        name=str(name),
+        device=device,
+        compute_type=compute_type,
+        threads=threads,
+        model_dir=model_dir if model_dir is not None else os.environ.get("MEDIAKIT_MODEL_DIR"),
+        download=download,
+    )
+    disabled = disabled_from_env() if disabled_plugins is None else tuple(disabled_plugins)
+    host = load_plugins(disabled)
+    return LoadedModel(host.pm, _load_model(host.pm, options), options)
+
+
+def transcribe(
+    audio: str | os.PathLike[str] | np.ndarray | Audio,
+    model: str | LoadedModel = "base",
+    **options: Any,
+) -> Transcript:
+    """Transcribe one input; ``model`` is a name, a path, or a :class:`LoadedModel` to reuse.
+
+    Model options (``device``, ``compute_type``, ``threads``, ``model_dir``) apply when ``model`` is
+    a name or path; every other keyword goes to :meth:`LoadedModel.transcribe`.
+    """
+    if not isinstance(model, LoadedModel):
+        model_kwargs = {k: options.pop(k) for k in list(options) if k in _MODEL_FIELDS}
+        model = load_model(model, **model_kwargs)
+    return model.transcribe(audio, **options)
+
+
+def available_models(disabled_plugins: Iterable[str] | None = None) -> list[ModelInfo]:
+    """Every model name the installed plugins know, with where (and whether) it is available locally."""
+    disabled = disabled_from_env() if disabled_plugins is None else tuple(disabled_plugins)
+    host = load_plugins(disabled)
+    infos: list[ModelInfo] = []
+    for batch in host.pm.hook.mediakit_list_models():
+        infos.extend(batch or ())
+    return infos
+
+
+def decode_options(**options: Any) -> DecodeOptions:
+    """Build :class:`DecodeOptions` from keywords, with openai-whisper's temperature convention."""
+    return _split_options(options)[0]
+
+
+def _split_options(options: dict[str, Any]) -> tuple[DecodeOptions, DemuxOptions]:
+    options = dict(options)
+    increment = options.pop("temperature_increment_on_fallback", 0.2)
+    if "temperature" in options:
+        options["temperature"] = temperature_ladder(options["temperature"], increment)
+    demux_kwargs = {k: options.pop(k) for k in list(options) if k in _DEMUX_FIELDS}
+    unknown = sorted(set(options) - _DECODE_FIELDS)
+    if unknown:
+        raise ConfigError(f"unknown option(s): {', '.join(unknown)}; known: {', '.join(sorted(_DECODE_FIELDS | _DEMUX_FIELDS))}")
+    return replace(DecodeOptions(), **options), DemuxOptions(**demux_kwargs)
+
+
+def _as_audio(stages: Stages, audio: str | os.PathLike[str] | np.ndarray | Audio) -> Audio:
+    if isinstance(audio, Audio):
+        return audio
+    if isinstance(audio, np.ndarray):
+        if audio.ndim != 1:
+            raise ConfigError(f"audio array must be 1-D mono samples, got shape {audio.shape}")
+        rate = stages.model.feature_spec.sample_rate
+        return Audio(np.ascontiguousarray(audio, dtype=np.float32), rate, "<array>")
+    return demux(stages, os.fspath(audio))
+
+
+def run_config(**sections: Any) -> RunConfig:
+    """A :class:`RunConfig` with the given sections replaced (for callers assembling a run by hand)."""
+    return replace(RunConfig(), **sections)

@@ -1,0 +1,136 @@
+"""Transcribe many inputs with one set of stages: each failure is reported, the rest carry on."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Protocol
+
+from .config import OutputOptions
+from .errors import MediakitError
+from .inputs import Source, unique_stems
+from .outputs import OutputTarget, all_exist, render, stem_of, targets_for, write_outputs
+from .pipeline import Stages, demux, transcribe_audio
+from .records import Transcript
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class InputResult:
+    source: str
+    status: str  # "done", "skipped" or "failed"
+    error: str | None = None  # one line naming the input and the cause
+    duration: float = 0.0  # seconds of audio
+    outputs: tuple[Path, ...] = ()
+    transcript: Transcript | None = field(default=None, repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class BatchSummary:
+    results: tuple[InputResult, ...]
+    wall_seconds: float
+
+    def count(self, status: str) -> int:
+        return sum(1 for r in self.results if r.status == status)
+
+    @property
+    def audio_seconds(self) -> float:
+        return sum(r.duration for r in self.results if r.status == "done")
+
+    @property
+    def ok(self) -> bool:
+        return self.count("failed") == 0
+
+    def line(self) -> str:
+        speed = self.audio_seconds / self.wall_seconds if self.wall_seconds > 0 else 0.0
+        return (
+            f"{self.count('done')} done, {self.count('skipped')} skipped, {self.count('failed')} failed; "
+            f"{self.audio_seconds:.1f} s of audio in {self.wall_seconds:.1f} s ({speed:.1f}x real time)"
+        )
+
+
+class BatchEvents(Protocol):
+    """What a front end (the CLI's progress bars) hears about a batch; every method is optional."""
+
+    def file_started(self, source: str, index: int, total: int) -> None: ...
+
+    def file_progress(self, source: str, done: float, total: float) -> None: ...
+
+    def file_finished(self, result: InputResult) -> None: ...
+
+
+class _NoEvents:
+    def file_started(self, source: str, index: int, total: int) -> None:
+        pass
+
+    def file_progress(self, source: str, done: float, total: float) -> None:
+        pass
+
+    def file_finished(self, result: InputResult) -> None:
+        pass
+
+
+def run_batch(
+    stages: Stages,
+    sources: list[Source],
+    output: OutputOptions,
+    events: BatchEvents | None = None,
+    emit: Callable[[str], None] | None = None,
+) -> BatchSummary:
+    """Transcribe ``sources`` in order and write their outputs.
+
+    :param emit: when given, outputs are passed to it as text instead of written to files
+        (``--stdout``); only one format may be chosen then.
+    """
+    events = events or _NoEvents()
+    started = time.perf_counter()
+    stems = unique_stems([s.source for s in sources if s.error is None], stem_of)
+    results: list[InputResult] = []
+    for index, item in enumerate(sources):
+        events.file_started(item.source, index, len(sources))
+        if item.error is not None:
+            result = InputResult(item.source, "failed", item.error)
+        else:
+            targets = () if emit else targets_for(stems[item.source], stages.writers, output.output_dir)
+            result = _run_one(stages, item.source, targets, output, events, emit)
+        if result.status == "failed":
+            log.debug("input failed: %s", result.error)
+        events.file_finished(result)
+        results.append(result)
+    return BatchSummary(tuple(results), time.perf_counter() - started)
+
+
+def _run_one(
+    stages: Stages,
+    source: str,
+    targets: tuple[OutputTarget, ...],
+    output: OutputOptions,
+    events: BatchEvents,
+    emit: Callable[[str], None] | None,
+) -> InputResult:
+    if output.skip_existing and all_exist(targets):
+        return InputResult(source, "skipped", outputs=tuple(t.path for t in targets))
+    try:
+        audio = demux(stages, source)
+        transcript = transcribe_audio(stages, audio, lambda done, total: events.file_progress(source, done, total))
+        if emit is not None:
+            for writer in stages.writers:
+                emit(render(writer, transcript))
+            written: list[Path] = []
+        else:
+            written = write_outputs(transcript, targets)
+    except MediakitError as err:
+        return InputResult(source, "failed", _name_input(source, str(err)))
+    except (MemoryError, RecursionError, RuntimeError, ValueError, OSError, TypeError, IndexError) as err:
+        # A bug or an environment problem in one input must not cost the rest of the batch.
+        log.debug("unexpected error on %s", source, exc_info=True)
+        return InputResult(source, "failed", _name_input(source, f"internal error: {type(err).__name__}: {err}"))
+    return InputResult(source, "done", duration=audio.duration, outputs=tuple(written), transcript=transcript)
+
+
+def _name_input(source: str, message: str) -> str:
+    message = " ".join(message.split())  # always one line
+    return message if source in message else f"{source}: {message}"

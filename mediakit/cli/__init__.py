@@ -1,0 +1,83 @@
+"""The ``mediakit`` command line: a thin layer over :mod:`mediakit.api` and the pipeline.
+
+One error boundary: a :class:`~mediakit.errors.MediakitError` becomes ``Error: ...`` on stderr and
+exit status 1; Ctrl-C exits 130; usage errors exit 2; anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Optional
+
+import click
+import typer
+from typer.core import TyperGroup
+
+from .. import __version__
+from ..errors import MediakitError
+from .common import err, setup_logging
+
+
+class _Boundary(TyperGroup):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except MediakitError as error:
+            err("Error: " + " ".join(str(error).split()))
+            ctx.exit(1)
+        except KeyboardInterrupt:
+            err("Interrupted.")
+            ctx.exit(130)
+
+
+app = typer.Typer(
+    name="mediakit",
+    cls=_Boundary,
+    help="Speech to text for any media file, built from plugins.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"mediakit {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    verbose: Annotated[int, typer.Option("-v", "--verbose", count=True, help="More log output: -v info, -vv debug.")] = 0,
+    disable_plugin: Annotated[
+        Optional[list[str]],
+        typer.Option("--disable-plugin", help="Do not load this plugin (repeatable; also MEDIAKIT_DISABLE_PLUGINS=a,b)."),
+    ] = None,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
+    ] = False,
+) -> None:
+    """Speech to text for any media file, built from plugins."""
+    setup_logging(verbose)
+    ctx.obj = {"verbosity": verbose, "disabled": tuple(disable_plugin or ())}
+
+
+def _register_commands() -> None:
+    import importlib
+
+    for name in ("transcribe", "plugins", "models", "media"):
+        try:
+            module = importlib.import_module(f"{__name__}.{name}")
+        except ModuleNotFoundError as error:
+            if error.name != f"{__name__}.{name}":
+                raise
+            continue
+        module.register(app)
+
+
+_register_commands()
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,52 @@
+"""What every command shares: the plugin host of this invocation, logging, the console streams."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+
+from ..plugins import PluginHost, disabled_from_env, load_plugins
+
+_hosts: dict[tuple[str, ...], PluginHost] = {}
+
+
+def disabled_plugins() -> tuple[str, ...]:
+    """Plugins disabled by ``--disable-plugin`` options and ``MEDIAKIT_DISABLE_PLUGINS``."""
+    ctx = click.get_current_context(silent=True)
+    from_cli: tuple[str, ...] = ()
+    if ctx is not None:
+        obj = ctx.find_root().obj or {}
+        from_cli = tuple(obj.get("disabled", ()))
+    return tuple(dict.fromkeys(disabled_from_env() + from_cli))
+
+
+def get_host() -> PluginHost:
+    """The plugin host for this invocation, loaded once."""
+    key = disabled_plugins()
+    if key not in _hosts:
+        _hosts[key] = load_plugins(key)
+    return _hosts[key]
+
+
+def setup_logging(verbosity: int) -> None:
+    """Warnings by default, ``-v`` info, ``-vv`` debug; always on stderr."""
+    level = logging.WARNING if verbosity <= 0 else logging.INFO if verbosity == 1 else logging.DEBUG
+    root = logging.getLogger("mediakit")
+    for handler in list(root.handlers):
+        if getattr(handler, "_mediakit_cli", False):
+            root.removeHandler(handler)
+    handler = logging.StreamHandler(sys.stderr)
+    handler._mediakit_cli = True  # type: ignore[attr-defined]
+    handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s" if verbosity else "warning: %(message)s"))
+    root.addHandler(handler)
+    root.setLevel(level)
+    for name in ("mediakit_ffmpeg", "mediakit_logmel", "mediakit_whisper", "mediakit_decode", "mediakit_writers"):
+        logging.getLogger(name).setLevel(level)
+        if not logging.getLogger(name).handlers:
+            logging.getLogger(name).addHandler(handler)
+
+
+def err(message: str) -> None:
+    click.echo(message, err=True)

@@ -1,0 +1,139 @@
+"""Resolve the stages once, then run demux -> features -> model/decode for each input.
+
+Requirements are settled backwards at resolve time: the model is loaded first because its feature
+spec fixes what the featurizer and the demuxer must produce. After that data only moves forward.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+
+import pluggy
+
+from .config import DemuxOptions, ModelOptions, RunConfig, WriterOptions
+from .errors import ConfigError, StageError, StageNotFoundError
+from .records import Audio, ProgressCallback, Transcript
+from .registry import Registry, collect
+from .stages import Decoder, Demuxer, Featurizer, Model, Writer
+
+log = logging.getLogger(__name__)
+
+#: What ``-f all`` means: openai-whisper's five formats.
+ALL_FORMATS = ("txt", "vtt", "srt", "tsv", "json")
+
+
+@dataclass(frozen=True)
+class NamedWriter:
+    name: str
+    writer: Writer
+
+    @property
+    def extension(self) -> str:
+        return self.writer.extension
+
+
+@dataclass(frozen=True)
+class Stages:
+    """The resolved stages of one run; the demuxer is chosen per input."""
+
+    pm: pluggy.PluginManager
+    model: Model
+    featurizer: Featurizer
+    decoder: Decoder
+    writers: tuple[NamedWriter, ...]
+    demux_options: DemuxOptions
+
+
+def model_registry(pm: pluggy.PluginManager) -> Registry:
+    return collect(pm, "mediakit_register_models", "model")
+
+
+def decoder_registry(pm: pluggy.PluginManager) -> Registry:
+    return collect(pm, "mediakit_register_decoders", "decoder")
+
+
+def writer_registry(pm: pluggy.PluginManager) -> Registry:
+    return collect(pm, "mediakit_register_writers", "output format")
+
+
+def expand_formats(formats: tuple[str, ...] | list[str], registry: Registry) -> tuple[str, ...]:
+    """``all`` -> the five standard formats; comma lists split; duplicates dropped; unknown names rejected."""
+    names: list[str] = []
+    for item in formats:
+        for name in (part.strip() for part in item.split(",")):
+            if not name:
+                continue
+            expanded = [f for f in ALL_FORMATS if f in registry.names] if name == "all" else [name]
+            for each in expanded:
+                registry.get(each)  # raises with the available names
+                if each not in names:
+                    names.append(each)
+    if not names:
+        raise ConfigError("no output format given; use -f with one of: all, " + ", ".join(registry.names))
+    return tuple(names)
+
+
+def make_writers(pm: pluggy.PluginManager, formats: tuple[str, ...], options: WriterOptions) -> tuple[NamedWriter, ...]:
+    registry = writer_registry(pm)
+    return tuple(NamedWriter(name, registry.get(name).factory(options)) for name in expand_formats(formats, registry))
+
+
+def load_model(pm: pluggy.PluginManager, options: ModelOptions) -> Model:
+    """Load the model named by ``options.name``: a registered name, or a path to weights."""
+    name = options.name
+    if os.path.exists(name):
+        model = pm.hook.mediakit_load_model_path(path=name, options=options)
+        if model is None:
+            raise StageError(f"no installed plugin can read model weights at {name!r}")
+        return model
+    registry = model_registry(pm)
+    try:
+        entry = registry.get(name)
+    except StageNotFoundError as err:
+        looks_like_path = os.sep in name or name.endswith((".pt", ".bin", ".safetensors"))
+        if looks_like_path:
+            raise StageError(f"model path {name!r} does not exist") from err
+        raise
+    weights = pm.hook.mediakit_model_weights(name=name)
+    return entry.factory(options, weights)
+
+
+def make_featurizer(pm: pluggy.PluginManager, model: Model) -> Featurizer:
+    featurizer = pm.hook.mediakit_make_featurizer(spec=model.feature_spec)
+    if featurizer is None:
+        raise StageError(f"no installed plugin computes the features model {model.name!r} needs ({model.feature_spec})")
+    return featurizer
+
+
+def demuxer_for(pm: pluggy.PluginManager, source: str, options: DemuxOptions) -> Demuxer:
+    demuxer = pm.hook.mediakit_make_demuxer(source=source, options=options)
+    if demuxer is None:
+        raise StageError(f"{source}: no installed plugin can read this input (is the ffmpeg plugin disabled?)")
+    return demuxer
+
+
+def resolve(pm: pluggy.PluginManager, config: RunConfig, *, model: Model | None = None, with_writers: bool = True) -> Stages:
+    """Pick every stage of a run. Names are checked before the model loads, so typos fail fast."""
+    decoders = decoder_registry(pm)
+    decoder_entry = decoders.get(config.decoder)
+    writers = make_writers(pm, config.output.formats, config.writer) if with_writers else ()
+    if model is None:
+        model = load_model(pm, config.model)
+    featurizer = make_featurizer(pm, model)
+    decoder = decoder_entry.factory(config.decode)
+    return Stages(pm, model, featurizer, decoder, writers, config.demux)
+
+
+def demux(stages: Stages, source: str) -> Audio:
+    return demuxer_for(stages.pm, source, stages.demux_options).demux(source, stages.model.feature_spec)
+
+
+def transcribe_audio(stages: Stages, audio: Audio, progress: ProgressCallback | None = None) -> Transcript:
+    features = stages.featurizer.featurize(audio)
+    return stages.decoder.decode(stages.model, features, progress)
+
+
+def transcribe_source(stages: Stages, source: str, progress: ProgressCallback | None = None) -> Transcript:
+    return transcribe_audio(stages, demux(stages, source), progress)

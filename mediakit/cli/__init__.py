@@ -8,17 +8,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Optional
 
-import click
 import typer
 from typer.core import TyperGroup
 
 from .. import __version__
 from ..errors import MediakitError
-from .common import err, setup_logging
+from .common import err, set_disabled_by_option, setup_logging
 
 
 class _Boundary(TyperGroup):
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: typer.Context) -> Any:
         try:
             return super().invoke(ctx)
         except MediakitError as error:
@@ -48,7 +47,6 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    ctx: typer.Context,
     verbose: Annotated[int, typer.Option("-v", "--verbose", count=True, help="More log output: -v info, -vv debug.")] = 0,
     disable_plugin: Annotated[
         Optional[list[str]],
@@ -60,7 +58,7 @@ def _root(
 ) -> None:
     """Speech to text for any media file, built from plugins."""
     setup_logging(verbose)
-    ctx.obj = {"verbosity": verbose, "disabled": tuple(disable_plugin or ())}
+    set_disabled_by_option(tuple(disable_plugin or ()))
 
 
 def _register_commands() -> None:

@@ -5,21 +5,20 @@ from __future__ import annotations
 import logging
 import sys
 
-import click
-
 from ..plugins import PluginHost, disabled_from_env, load_plugins
 
 _hosts: dict[tuple[str, ...], PluginHost] = {}
+#: Plugins named by ``--disable-plugin`` in the current invocation (set by the root callback).
+_disabled_by_option: list[str] = []
+
+
+def set_disabled_by_option(names: tuple[str, ...]) -> None:
+    _disabled_by_option[:] = names
 
 
 def disabled_plugins() -> tuple[str, ...]:
     """Plugins disabled by ``--disable-plugin`` options and ``MEDIAKIT_DISABLE_PLUGINS``."""
-    ctx = click.get_current_context(silent=True)
-    from_cli: tuple[str, ...] = ()
-    if ctx is not None:
-        obj = ctx.find_root().obj or {}
-        from_cli = tuple(obj.get("disabled", ()))
-    return tuple(dict.fromkeys(disabled_from_env() + from_cli))
+    return tuple(dict.fromkeys(disabled_from_env() + tuple(_disabled_by_option)))
 
 
 def get_host() -> PluginHost:
@@ -49,4 +48,5 @@ def setup_logging(verbosity: int) -> None:
 
 
 def err(message: str) -> None:
-    click.echo(message, err=True)
+    sys.stderr.write(message + "\n")
+    sys.stderr.flush()

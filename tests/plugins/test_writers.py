@@ -7,15 +7,15 @@ import json
 import subprocess
 import sys
 
-import pluggy
 import pytest
 import srt
 import webvtt
 
-import mediakit.hookspecs
 import mediakit_writers.plugin
+from mediakit import hookimpl
 from mediakit.config import WriterOptions
 from mediakit.records import Segment, Transcript, Word
+from mediakit.testing import make_plugin_manager, render_writer
 from mediakit_writers import JsonWriter, SrtWriter, TsvWriter, TxtWriter, VttWriter
 
 WRITERS = {"txt": TxtWriter, "vtt": VttWriter, "srt": SrtWriter, "tsv": TsvWriter, "json": JsonWriter}
@@ -60,14 +60,36 @@ def write(name: str, result: Transcript, **options) -> str:
 
 
 def test_plugin_registers_the_five_formats_with_matching_extensions():
-    pm = pluggy.PluginManager("mediakit")
-    pm.add_hookspecs(mediakit.hookspecs)
-    pm.register(mediakit_writers.plugin)
+    pm = make_plugin_manager(mediakit_writers.plugin, builtins=False)
     registered = {}
     pm.hook.mediakit_register_writers(register=lambda name, factory: registered.setdefault(name, factory))
     assert sorted(registered) == ["json", "srt", "tsv", "txt", "vtt"]
     for name, factory in registered.items():
         assert factory(WriterOptions()).extension == name
+    assert render_writer(pm, "srt", JFK) == write("srt", JFK)
+
+
+class PlainSrt:
+    """A third-party plugin that replaces the built-in srt format (as docs/writing-plugins.md shows)."""
+
+    class Writer:
+        extension = "srt"
+
+        def __init__(self, options):
+            pass
+
+        def write(self, transcript, stream):
+            stream.write("replaced\n")
+
+    @hookimpl
+    def mediakit_register_writers(self, register):
+        register("srt", self.Writer)
+
+
+def test_an_installed_plugin_replaces_a_built_in_format_of_the_same_name():
+    pm = make_plugin_manager(PlainSrt())  # the installed built-ins, then this plugin
+    assert render_writer(pm, "srt", JFK) == "replaced\n"
+    assert render_writer(pm, "vtt", JFK) == write("vtt", JFK)
 
 
 def test_plugin_module_does_not_import_torch():

@@ -1,0 +1,142 @@
+"""Turn a model name or path plus :class:`~mediakit.config.ModelOptions` into a :class:`WhisperRuntime`."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from mediakit.config import ModelOptions
+from mediakit.errors import ConfigError, ModelNotFoundError, StageError
+
+from . import locate, names
+from .model import Whisper
+from .runtime import WhisperRuntime
+from .weights import Checkpoint, read_checkpoint
+
+log = logging.getLogger(__name__)
+
+COMPUTE_TYPES = ("auto", "float32", "float16", "bfloat16", "int8")
+_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+
+
+def resolve_device(value: str) -> torch.device:
+    """``auto`` -> cuda when available, else cpu; anything else as torch spells it."""
+    if value == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(value)
+    except RuntimeError as err:
+        raise ConfigError(f"unknown device {value!r}; use auto, cpu, cuda, cuda:N or mps") from err
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device {value!r} asked for, but this torch has no usable CUDA GPU; use --device cpu")
+    return device
+
+
+def resolve_compute_type(value: str, device: torch.device) -> tuple[torch.dtype, bool]:
+    """(weights dtype, int8-quantized) for a compute type on a device."""
+    if value not in COMPUTE_TYPES:
+        raise ConfigError(f"unknown compute type {value!r}; use one of {', '.join(COMPUTE_TYPES)}")
+    if value == "auto":
+        return (torch.float16 if device.type == "cuda" else torch.float32), False
+    if value == "int8":
+        if device.type != "cpu":
+            raise ConfigError(f"compute type int8 runs on the CPU only (device is {device}); use float16 on a GPU")
+        return torch.float32, True
+    return _DTYPES[value], False
+
+
+def build_runtime(checkpoint: Checkpoint, name: str, options: ModelOptions) -> WhisperRuntime:
+    """Instantiate the module from a checkpoint on the options' device and dtype."""
+    if options.threads > 0:
+        torch.set_num_threads(options.threads)
+    device = resolve_device(options.device)
+    dtype, quantized = resolve_compute_type(options.compute_type, device)
+    dims = checkpoint.dims
+    with torch.device("meta"):
+        module = Whisper(dims)
+    state = {k: (v.to(dtype) if v.is_floating_point() else v) for k, v in checkpoint.state_dict.items()}
+    try:
+        module.load_state_dict(state, strict=True, assign=True)
+    except RuntimeError as err:
+        first = str(err).splitlines()[1].strip() if len(str(err).splitlines()) > 1 else str(err)
+        raise StageError(f"{checkpoint.source}: the weights do not fit a Whisper model ({first})") from err
+    module = module.to(device).eval().requires_grad_(False)
+    if quantized:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            module = torch.ao.quantization.quantize_dynamic(module, {nn.Linear}, dtype=torch.qint8)
+    heads = (
+        checkpoint.alignment_heads
+        or names.official_alignment_heads(name, dims.n_text_layer, dims.n_text_head)
+        or names.default_alignment_heads(dims.n_text_layer, dims.n_text_head)
+    )
+    bad = [h for h in heads if not (0 <= h[0] < dims.n_text_layer and 0 <= h[1] < dims.n_text_head)]
+    if bad:
+        raise StageError(f"{checkpoint.source}: alignment head {bad[0]} is outside the decoder's layers/heads")
+    vocab = checkpoint.vocab_file or fallback_vocab(dims.n_vocab >= 51865)
+    if vocab is None:
+        raise StageError(
+            f"{checkpoint.source}: no tokenizer.json, vocab.json or vocabulary.txt next to the weights, and no "
+            "installed weight package to take the vocabulary from; put the model's tokenizer.json beside it"
+        )
+    log.info("loaded %s (%s) from %s on %s as %s", name, checkpoint.format, checkpoint.source, device, dtype)
+    return WhisperRuntime(
+        name,
+        module,
+        dims,
+        vocab_file=vocab,
+        alignment_heads=heads,
+        device=device,
+        dtype=dtype,
+        source=checkpoint.source,
+        format=checkpoint.format,
+        quantized=quantized,
+    )
+
+
+def fallback_vocab(multilingual: bool) -> Path | None:
+    """The multilingual or GPT-2 vocabulary of an installed weight package (for .pt files without one)."""
+    directory = locate.packaged_weights("base" if multilingual else "tiny.en")
+    return directory / "tokenizer.json" if directory and (directory / "tokenizer.json").is_file() else None
+
+
+def load_path(path: str | Path, options: ModelOptions | None = None, name: str | None = None) -> WhisperRuntime:
+    """Load weights from a CTranslate2 directory, an openai ``.pt`` file or a Hugging Face directory.
+
+    ``name`` picks openai's built-in alignment heads when the file carries none (default: the file's stem).
+    """
+    path = Path(path).expanduser()
+    options = options or ModelOptions()
+    checkpoint = read_checkpoint(path)
+    label = name or (path.stem if path.is_file() else path.name)
+    return build_runtime(checkpoint, label, options)
+
+
+@dataclass(frozen=True)
+class NamedModelFactory:
+    """The factory registered for an official name: ``factory(options, weights_path) -> WhisperRuntime``."""
+
+    name: str
+
+    def __call__(self, options: ModelOptions, weights: str | None = None) -> WhisperRuntime:
+        path = Path(weights) if weights else locate.locate(self.name, options.model_dir, options.download)
+        return load_path(path, options, name=names.canonical(self.name))
+
+
+def load(name_or_path: str | Path, options: ModelOptions | None = None) -> WhisperRuntime:
+    """Load a Whisper model by official name (``base``, ``tiny.en``, ``large-v3``...) or from a path.
+
+    Load once, then call ``encode`` / ``new_state`` / ``logits`` as often as needed.
+    """
+    options = options or ModelOptions()
+    value = str(name_or_path)
+    if Path(value).expanduser().exists():
+        return load_path(value, options)
+    if names.canonical(value) not in names.OFFICIAL:
+        raise ModelNotFoundError("model", value, list(names.ALL_NAMES))
+    return NamedModelFactory(value)(options)

@@ -1,0 +1,236 @@
+"""The Whisper encoder-decoder in PyTorch, in reading order. Pure modules: no I/O, no device guessing.
+
+Parameter names are openai-whisper's, so its ``.pt`` state dicts load as they are. The decoder has two
+paths: ``forward`` recomputes everything (reference), ``forward_cached`` reads cross-attention keys/values
+computed once per audio window and a preallocated self-attention cache (what decoding uses).
+
+Shapes: B batch, T tokens, A audio positions (1500), S cache length, C channels, H heads, D head size.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+@dataclass(frozen=True)
+class ModelDims:
+    """Model dimensions, read from a checkpoint's shapes (and head counts from its config)."""
+
+    n_mels: int  # mel bins of the input: 80, or 128 (large-v3)
+    n_audio_ctx: int  # encoder positions: 1500 for 30 s
+    n_audio_state: int  # encoder width
+    n_audio_head: int
+    n_audio_layer: int
+    n_vocab: int  # 51864 English-only, 51865 multilingual, 51866 large-v3
+    n_text_ctx: int  # decoder positions: 448
+    n_text_state: int  # decoder width
+    n_text_head: int
+    n_text_layer: int
+
+
+def sinusoids(length: int, channels: int, max_timescale: float = 10000.0) -> Tensor:
+    """Fixed encoder positions: (length, channels), sines in the first half of the channels, cosines after."""
+    increment = math.log(max_timescale) / (channels // 2 - 1)
+    inv_timescales = torch.exp(-increment * torch.arange(channels // 2, dtype=torch.float32))
+    scaled = torch.arange(length, dtype=torch.float32)[:, None] * inv_timescales[None, :]  # (length, C/2)
+    return torch.cat([torch.sin(scaled), torch.cos(scaled)], dim=1)
+
+
+class MultiHeadAttention(nn.Module):
+    """Attention with separate query/key/value projections (no key bias) and an output projection."""
+
+    def __init__(self, n_state: int, n_head: int):
+        super().__init__()
+        self.n_head = n_head
+        self.query = nn.Linear(n_state, n_state)
+        self.key = nn.Linear(n_state, n_state, bias=False)
+        self.value = nn.Linear(n_state, n_state)
+        self.out = nn.Linear(n_state, n_state)
+
+    def split_heads(self, x: Tensor) -> Tensor:
+        b, t, c = x.shape
+        return x.view(b, t, self.n_head, c // self.n_head).transpose(1, 2)  # (B, H, T, D)
+
+    def merge_heads(self, x: Tensor) -> Tensor:
+        b, h, t, d = x.shape
+        return x.transpose(1, 2).reshape(b, t, h * d)  # (B, T, C)
+
+    def keys_values(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """Keys and values of ``x`` (B, T, C), each (B, H, T, D)."""
+        return self.split_heads(self.key(x)), self.split_heads(self.value(x))
+
+    def attend(self, x: Tensor, k: Tensor, v: Tensor, mask: Tensor | None = None, causal: bool = False) -> Tensor:
+        """Attention of the queries of ``x`` (B, T, C) over ``k``/``v`` (B, H, S, D); mask (T, S) bool, True = keep."""
+        q = self.split_heads(self.query(x))  # (B, H, T, D)
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal)  # (B, H, T, D)
+        return self.out(self.merge_heads(y))
+
+    def weights(self, x: Tensor, k: Tensor) -> Tensor:
+        """Softmaxed attention weights (B, H, T, S) of the queries of ``x`` over ``k`` (no mask)."""
+        q = self.split_heads(self.query(x))  # (B, H, T, D)
+        scores = (q.float() @ k.float().transpose(-1, -2)) / math.sqrt(q.shape[-1])  # (B, H, T, S)
+        return scores.softmax(dim=-1)
+
+    def forward(self, x: Tensor, causal: bool = False) -> Tensor:
+        """Self-attention over ``x`` (B, T, C)."""
+        k, v = self.keys_values(x)
+        return self.attend(x, k, v, causal=causal)
+
+
+class ResidualAttentionBlock(nn.Module):
+    """Pre-LayerNorm block: self-attention, [cross-attention,] MLP, each added to the residual stream."""
+
+    def __init__(self, n_state: int, n_head: int, cross_attention: bool = False):
+        super().__init__()
+        self.attn = MultiHeadAttention(n_state, n_head)
+        self.attn_ln = nn.LayerNorm(n_state)
+        self.cross_attn = MultiHeadAttention(n_state, n_head) if cross_attention else None
+        self.cross_attn_ln = nn.LayerNorm(n_state) if cross_attention else None
+        self.mlp = nn.Sequential(nn.Linear(n_state, 4 * n_state), nn.GELU(), nn.Linear(4 * n_state, n_state))
+        self.mlp_ln = nn.LayerNorm(n_state)
+
+    def forward(self, x: Tensor, xa: Tensor | None = None, causal: bool = False) -> Tensor:
+        """Reference path: ``x`` (B, T, C); ``xa`` (B, A, C) audio features for the cross-attention."""
+        x = x + self.attn(self.attn_ln(x), causal=causal)
+        if self.cross_attn is not None:
+            k, v = self.cross_attn.keys_values(xa)
+            x = x + self.cross_attn.attend(self.cross_attn_ln(x), k, v)
+        return x + self.mlp(self.mlp_ln(x))
+
+    def forward_cached(
+        self,
+        x: Tensor,  # (B, T, C) new tokens at positions offset ... offset+T-1
+        self_k: Tensor,  # (B, H, S, D) cache of this layer, written at [offset, offset+T)
+        self_v: Tensor,
+        cross_k: Tensor,  # (B, H, A, D)
+        cross_v: Tensor,
+        offset: int,
+        mask: Tensor | None,  # (T, offset+T) bool, or None when T == 1
+    ) -> Tensor:
+        h = self.attn_ln(x)
+        end = offset + x.shape[1]
+        k, v = self.attn.keys_values(h)  # (B, H, T, D)
+        self_k[:, :, offset:end] = k
+        self_v[:, :, offset:end] = v
+        causal = mask is None and offset == 0 and x.shape[1] > 1
+        x = x + self.attn.attend(h, self_k[:, :, :end], self_v[:, :, :end], mask=mask, causal=causal)
+        x = x + self.cross_attn.attend(self.cross_attn_ln(x), cross_k, cross_v)
+        return x + self.mlp(self.mlp_ln(x))
+
+
+class AudioEncoder(nn.Module):
+    """Two convolutions (the second halves the frame rate), fixed sinusoid positions, attention blocks."""
+
+    def __init__(self, n_mels: int, n_ctx: int, n_state: int, n_head: int, n_layer: int):
+        super().__init__()
+        self.conv1 = nn.Conv1d(n_mels, n_state, kernel_size=3, padding=1)
+        self.conv2 = nn.Conv1d(n_state, n_state, kernel_size=3, stride=2, padding=1)
+        self.register_buffer("positional_embedding", sinusoids(n_ctx, n_state))
+        self.blocks = nn.ModuleList([ResidualAttentionBlock(n_state, n_head) for _ in range(n_layer)])
+        self.ln_post = nn.LayerNorm(n_state)
+
+    def forward(self, mel: Tensor) -> Tensor:
+        """``mel`` (B, n_mels, 2 * A) -> audio features (B, A, C)."""
+        x = F.gelu(self.conv1(mel))  # (B, C, 2A)
+        x = F.gelu(self.conv2(x))  # (B, C, A)
+        x = x.permute(0, 2, 1)  # (B, A, C)
+        if x.shape[1:] != self.positional_embedding.shape:
+            raise ValueError(f"audio has {x.shape[1]} positions after the convolutions, the encoder expects "
+                             f"{self.positional_embedding.shape[0]} (a 30 s window of {2 * self.positional_embedding.shape[0]} frames)")
+        x = x + self.positional_embedding.to(x.dtype)
+        for block in self.blocks:
+            x = block(x)
+        return self.ln_post(x)
+
+
+class TextDecoder(nn.Module):
+    """Token embedding plus learned positions, blocks with cross-attention, output tied to the embedding."""
+
+    def __init__(self, n_vocab: int, n_ctx: int, n_state: int, n_head: int, n_layer: int):
+        super().__init__()
+        self.token_embedding = nn.Embedding(n_vocab, n_state)
+        self.positional_embedding = nn.Parameter(torch.empty(n_ctx, n_state))
+        self.blocks = nn.ModuleList(
+            [ResidualAttentionBlock(n_state, n_head, cross_attention=True) for _ in range(n_layer)]
+        )
+        self.ln = nn.LayerNorm(n_state)
+
+    def embed(self, tokens: Tensor, offset: int) -> Tensor:
+        positions = self.positional_embedding[offset : offset + tokens.shape[-1]]  # (T, C)
+        return self.token_embedding(tokens) + positions  # (B, T, C)
+
+    def project(self, x: Tensor) -> Tensor:
+        """Final LayerNorm and the tied output projection: (B, T, C) -> float32 logits (B, T, n_vocab)."""
+        x = self.ln(x)
+        return (x @ self.token_embedding.weight.to(x.dtype).T).float()
+
+    def forward(self, tokens: Tensor, xa: Tensor) -> Tensor:
+        """Reference path without caches: ``tokens`` (B, T) from position 0, ``xa`` (B, A, C) -> logits (B, T, V)."""
+        x = self.embed(tokens, 0).to(xa.dtype)
+        for block in self.blocks:
+            x = block(x, xa, causal=True)
+        return self.project(x)
+
+    def cross_keys_values(self, xa: Tensor) -> tuple[Tensor, Tensor]:
+        """Cross-attention keys and values of every layer: each (L, B, H, A, D)."""
+        pairs = [block.cross_attn.keys_values(xa) for block in self.blocks]
+        return torch.stack([k for k, _ in pairs]), torch.stack([v for _, v in pairs])
+
+    def forward_cached(
+        self,
+        tokens: Tensor,  # (B, T)
+        self_k: Tensor,  # (L, B, H, S, D)
+        self_v: Tensor,
+        cross_k: Tensor,  # (L, B, H, A, D)
+        cross_v: Tensor,
+        offset: int,
+        last_only: bool = False,
+    ) -> Tensor:
+        """Decode ``tokens`` at positions ``offset ...``, writing their keys/values into the cache -> (B, T, V)
+        (or (B, 1, V) for the last position only)."""
+        n_new = tokens.shape[1]
+        mask = None
+        if n_new > 1 and offset > 0:  # new token i sees cached positions and new tokens up to i
+            mask = torch.ones(n_new, offset + n_new, dtype=torch.bool, device=tokens.device).tril(offset)
+        x = self.embed(tokens, offset).to(cross_k.dtype)
+        for i, block in enumerate(self.blocks):
+            x = block.forward_cached(x, self_k[i], self_v[i], cross_k[i], cross_v[i], offset, mask)
+        return self.project(x[:, -1:] if last_only else x)
+
+    def cross_attention_weights(self, tokens: Tensor, xa: Tensor, layers: set[int]) -> dict[int, Tensor]:
+        """Softmaxed cross-attention weights (B, H, T, A) of the given layers, on the reference path."""
+        found: dict[int, Tensor] = {}
+        x = self.embed(tokens, 0).to(xa.dtype)
+        for i, block in enumerate(self.blocks):
+            if i > max(layers, default=-1):
+                break
+            x = x + block.attn(block.attn_ln(x), causal=True)
+            h = block.cross_attn_ln(x)
+            k, v = block.cross_attn.keys_values(xa)
+            if i in layers:
+                found[i] = block.cross_attn.weights(h, k)
+            x = x + block.cross_attn.attend(h, k, v)
+            x = x + block.mlp(block.mlp_ln(x))
+        return found
+
+
+class Whisper(nn.Module):
+    """Whisper: ``encoder`` (log-mel -> audio features) and ``decoder`` (tokens + audio features -> logits)."""
+
+    def __init__(self, dims: ModelDims):
+        super().__init__()
+        self.dims = dims
+        self.encoder = AudioEncoder(
+            dims.n_mels, dims.n_audio_ctx, dims.n_audio_state, dims.n_audio_head, dims.n_audio_layer
+        )
+        self.decoder = TextDecoder(
+            dims.n_vocab, dims.n_text_ctx, dims.n_text_state, dims.n_text_head, dims.n_text_layer
+        )
+
+    def forward(self, mel: Tensor, tokens: Tensor) -> Tensor:
+        return self.decoder(tokens, self.encoder(mel))

@@ -1,0 +1,204 @@
+"""The loaded model stage: a Whisper module plus what a decoder needs around it.
+
+``WhisperRuntime`` is what the model factories return. A decoder encodes 30 s windows, opens a
+:class:`DecoderState` per window (cross-attention keys/values computed once, self-attention cache
+preallocated), then feeds it the prompt and one token per row at a time.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from mediakit.records import FeatureSpec
+
+from .model import ModelDims, Whisper
+from .tokenizer import Tokenizer, build_encoding, num_languages_for
+
+log = logging.getLogger(__name__)
+
+
+class DecoderState:
+    """Per-window decoder caches for ``N`` rows (audio windows x beams).
+
+    cross_k, cross_v: (L, N, H, A, D) cross-attention keys/values of the audio features, never recomputed.
+    self_k, self_v: (L, N, H, S, D) self-attention cache; positions ``[0, offset)`` are filled.
+    """
+
+    def __init__(self, cross_k: Tensor, cross_v: Tensor, self_k: Tensor, self_v: Tensor):
+        self.cross_k = cross_k
+        self.cross_v = cross_v
+        self.self_k = self_k
+        self.self_v = self_v
+        self.offset = 0
+
+    @property
+    def batch_size(self) -> int:
+        return self.self_k.shape[1]
+
+    @property
+    def max_tokens(self) -> int:
+        return self.self_k.shape[3]
+
+    @torch.inference_mode()
+    def reorder(self, index: Tensor) -> None:
+        """Row ``i`` continues from row ``index[i]`` (beam search). Rows must stay within their audio
+        window: the cross-attention keys/values are not reordered."""
+        index = index.to(self.self_k.device)
+        end = self.offset
+        self.self_k[:, :, :, :end] = self.self_k[:, index, :, :end]
+        self.self_v[:, :, :, :end] = self.self_v[:, index, :, :end]
+
+    @torch.inference_mode()
+    def select(self, rows: Tensor) -> "DecoderState":
+        """A new state with only ``rows`` (any rows, cross-attention included), e.g. to drop finished windows."""
+        rows = rows.to(self.self_k.device)
+        state = DecoderState(
+            self.cross_k.index_select(1, rows),
+            self.cross_v.index_select(1, rows),
+            self.self_k.index_select(1, rows),
+            self.self_v.index_select(1, rows),
+        )
+        state.offset = self.offset
+        return state
+
+    def rewind(self, offset: int = 0) -> None:
+        """Forget the tokens from ``offset`` on; the next :meth:`WhisperRuntime.logits` writes there."""
+        if not 0 <= offset <= self.offset:
+            raise ValueError(f"cannot rewind to {offset}: the cache holds {self.offset} tokens")
+        self.offset = offset
+
+    def reset(self) -> None:
+        """Start a new decoding of the same audio (temperature fallback); cross keys/values are kept."""
+        self.offset = 0
+
+
+class WhisperRuntime:
+    """A loaded Whisper model: encode audio windows, decode tokens with caches, tokenizers, alignment heads."""
+
+    def __init__(
+        self,
+        name: str,
+        module: Whisper,
+        dims: ModelDims,
+        *,
+        vocab_file: Path,
+        alignment_heads: tuple[tuple[int, int], ...],
+        device: torch.device,
+        dtype: torch.dtype,
+        source: str = "",
+        format: str = "",
+        quantized: bool = False,
+    ):
+        self.name = name
+        self.module = module
+        self.dims = dims
+        self.feature_spec = FeatureSpec(n_mels=dims.n_mels)
+        self.is_multilingual = dims.n_vocab >= 51865
+        self.num_languages = num_languages_for(dims.n_vocab)
+        self.device = device
+        self.dtype = dtype
+        self.alignment_heads = alignment_heads
+        self.source = source  # where the weights came from
+        self.format = format  # ct2, openai or huggingface
+        self.quantized = quantized  # int8 dynamic quantization of the Linear layers
+        self.vocab_file = vocab_file
+        self._encoding = None
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"WhisperRuntime({self.name!r}, {self.format}, device={self.device}, dtype={self.dtype})"
+
+    # -- tokenizer ------------------------------------------------------------------------------------
+    def get_tokenizer(self, task: str = "transcribe", language: str | None = None) -> Tokenizer:
+        """The model's tokenizer for ``task`` and ``language`` (code or name; None = not set)."""
+        with self._lock:
+            if self._encoding is None:
+                self._encoding = build_encoding(str(self.vocab_file), self.dims.n_vocab)
+        return Tokenizer(
+            encoding=self._encoding,
+            num_languages=self.num_languages,
+            is_multilingual=self.is_multilingual,
+            language=language if self.is_multilingual else None,
+            task=task,
+        )
+
+    # -- encoder --------------------------------------------------------------------------------------
+    @torch.inference_mode()
+    def encode(self, mel: Tensor | np.ndarray) -> Tensor:
+        """Log-mel windows (B, n_mels, 3000) (or one, (n_mels, 3000)) -> audio features (B, A, C)."""
+        if isinstance(mel, np.ndarray):
+            mel = torch.from_numpy(mel)
+        if mel.ndim == 2:
+            mel = mel.unsqueeze(0)
+        mel = mel.to(device=self.device, dtype=self.dtype if not self.quantized else torch.float32)
+        return self.module.encoder(mel)
+
+    # -- decoder --------------------------------------------------------------------------------------
+    @torch.inference_mode()
+    def new_state(self, audio_features: Tensor, repeat: int = 1, max_tokens: int | None = None) -> DecoderState:
+        """Caches for decoding ``audio_features`` (B, A, C), each row repeated ``repeat`` times (beams):
+        row ``i * repeat + j`` is beam ``j`` of window ``i``."""
+        xa = audio_features.to(device=self.device, dtype=self._activation_dtype)
+        cross_k, cross_v = self.module.decoder.cross_keys_values(xa)  # (L, B, H, A, D)
+        if repeat > 1:
+            cross_k = cross_k.repeat_interleave(repeat, dim=1)
+            cross_v = cross_v.repeat_interleave(repeat, dim=1)
+        n_layer, n, n_head, _, head_dim = cross_k.shape
+        size = (n_layer, n, n_head, max_tokens or self.dims.n_text_ctx, head_dim)
+        if size[3] > self.dims.n_text_ctx:
+            raise ValueError(f"max_tokens {size[3]} exceeds the model's {self.dims.n_text_ctx} positions")
+        empty = dict(device=self.device, dtype=cross_k.dtype)
+        return DecoderState(cross_k, cross_v, torch.empty(size, **empty), torch.empty(size, **empty))
+
+    @torch.inference_mode()
+    def logits(self, tokens: Tensor, state: DecoderState, last_only: bool = False) -> Tensor:
+        """Logits (N, T, V) float32 of ``tokens`` (N, T) placed at ``state.offset ...``; advances the offset.
+
+        ``last_only`` returns only the last position's logits (N, 1, V), sparing the output projection
+        of a long prompt.
+        """
+        n, t = tokens.shape
+        if n != state.batch_size:
+            raise ValueError(f"tokens have {n} rows, the decoder state {state.batch_size}")
+        if state.offset + t > state.max_tokens:
+            raise ValueError(f"{state.offset} + {t} tokens exceed the cache of {state.max_tokens}")
+        tokens = tokens.to(self.device)
+        logits = self.module.decoder.forward_cached(
+            tokens, state.self_k, state.self_v, state.cross_k, state.cross_v, state.offset, last_only=last_only
+        )
+        state.offset += t
+        return logits
+
+    @torch.inference_mode()
+    def logits_full(self, tokens: Tensor, audio_features: Tensor) -> Tensor:
+        """Reference logits (N, T, V) without any cache, tokens from position 0."""
+        xa = audio_features.to(device=self.device, dtype=self._activation_dtype)
+        return self.module.decoder(tokens.to(self.device), xa)
+
+    @torch.inference_mode()
+    def alignment_attention(
+        self, tokens: Tensor, audio_features: Tensor, audio_positions: int | None = None
+    ) -> Tensor:
+        """Cross-attention weights (H_align, T, A) of the alignment heads, float32, for word timestamps.
+
+        Each row is a softmax over the audio positions. ``audio_positions`` keeps only the first positions
+        (the real audio) and renormalises the rows, which equals a softmax over those positions alone.
+        """
+        xa = audio_features.to(device=self.device, dtype=self._activation_dtype)
+        layers = {layer for layer, _ in self.alignment_heads}
+        found = self.module.decoder.cross_attention_weights(tokens.to(self.device), xa, layers)
+        weights = torch.stack([found[layer][0, head] for layer, head in self.alignment_heads])  # (H, T, A)
+        if audio_positions is not None:
+            weights = weights[:, :, :audio_positions]
+            weights = weights / weights.sum(dim=-1, keepdim=True)
+        return weights
+
+    @property
+    def _activation_dtype(self) -> torch.dtype:
+        return torch.float32 if self.quantized else self.dtype

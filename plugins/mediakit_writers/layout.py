@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Iterator, Sequence
 
 from mediakit.config import WriterOptions
+from mediakit.errors import ConfigError
 from mediakit.records import Segment, Transcript, Word
 
 from .text import cue_text
@@ -53,6 +54,14 @@ class _Piece:
     start: float
     end: float
     text: str
+
+
+def check_layout(options: WriterOptions) -> None:
+    """Raise :class:`ConfigError` for a layout limit below 1 (openai-whisper would silently misbehave)."""
+    for name in ("max_line_width", "max_line_count", "max_words_per_line"):
+        value = getattr(options, name)
+        if value is not None and value < 1:
+            raise ConfigError(f"--{name} must be at least 1, got {value}")
 
 
 def subtitle_cues(transcript: Transcript, options: WriterOptions) -> Iterator[Cue]:

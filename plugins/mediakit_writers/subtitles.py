@@ -8,7 +8,7 @@ from typing import ClassVar, TextIO
 from mediakit.config import WriterOptions
 from mediakit.records import Transcript
 
-from .layout import subtitle_cues
+from .layout import check_layout, subtitle_cues
 from .timestamps import format_timestamp
 
 
@@ -18,6 +18,9 @@ class SrtWriter:
 
     options: WriterOptions = field(default_factory=WriterOptions)
     extension: ClassVar[str] = "srt"
+
+    def __post_init__(self) -> None:
+        check_layout(self.options)
 
     def write(self, transcript: Transcript, stream: TextIO) -> None:
         for number, cue in enumerate(subtitle_cues(transcript, self.options), start=1):
@@ -32,6 +35,9 @@ class VttWriter:
 
     options: WriterOptions = field(default_factory=WriterOptions)
     extension: ClassVar[str] = "vtt"
+
+    def __post_init__(self) -> None:
+        check_layout(self.options)
 
     def write(self, transcript: Transcript, stream: TextIO) -> None:
         stream.write("WEBVTT\n\n")

@@ -277,3 +277,11 @@ def test_tabs_and_newlines_stay_inside_one_tsv_row_and_one_txt_line():
 def test_empty_transcript_writes_only_headers():
     empty = Transcript("", (), "en")
     assert [write(name, empty) for name in WRITERS] == ["", "WEBVTT\n\n", "", "start\tend\ttext\n", '{"text": "", "segments": [], "language": "en"}']
+
+
+@pytest.mark.parametrize("option", ["max_line_width", "max_line_count", "max_words_per_line"])
+def test_a_layout_limit_below_one_is_a_config_error_naming_the_option(option):
+    from mediakit.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=f"--{option} must be at least 1, got 0"):
+        SrtWriter(WriterOptions(**{option: 0}))

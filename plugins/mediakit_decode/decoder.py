@@ -1,0 +1,172 @@
+"""The ``whisper`` decoder stage: options checked once, then one ``decode`` per input."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+
+import torch
+
+from mediakit.config import DecodeOptions
+from mediakit.errors import ConfigError, StageError
+from mediakit.records import Features, ProgressCallback, Segment, Transcript, Word
+
+from .batched import transcribe_batched
+from .job import Job
+from .longform import clip_frames, transcribe_windows
+from .script import CHINESE, converter
+from .segments import Draft
+from .vad import merge_regions, speech_regions
+from .window import detect_language
+
+log = logging.getLogger(__name__)
+
+TASKS = ("transcribe", "translate")
+
+
+def check_options(options: DecodeOptions) -> DecodeOptions:
+    """Validate and normalise (language code) the options; ConfigError names the bad option."""
+    if options.task not in TASKS:
+        raise ConfigError(f"task must be transcribe or translate, got {options.task!r}")
+    if options.language is not None:
+        from mediakit_whisper.tokenizer import language_code
+
+        options = replace(options, language=language_code(options.language))
+    if options.zh_script is not None:
+        converter(options.zh_script)  # raises ConfigError for an unknown script
+    if options.beam_size is not None and options.beam_size < 1:
+        raise ConfigError(f"beam_size must be at least 1, got {options.beam_size}")
+    if options.best_of is not None and options.best_of < 1:
+        raise ConfigError(f"best_of must be at least 1, got {options.best_of}")
+    if options.patience is not None and options.patience <= 0:
+        raise ConfigError(f"patience must be positive, got {options.patience}")
+    if any(t < 0 for t in options.temperature):
+        raise ConfigError(f"temperatures must not be negative, got {options.temperature}")
+    if options.language_detection_segments < 1:
+        raise ConfigError("language_detection_segments must be at least 1")
+    if options.batch_size < 0:
+        raise ConfigError(f"batch_size must not be negative, got {options.batch_size}")
+    try:
+        clip_frames(options.clip_timestamps, 0, 100)
+    except ValueError as err:
+        raise ConfigError(f"clip_timestamps must be comma-separated seconds, got {options.clip_timestamps!r}") from err
+    return options
+
+
+class WhisperDecoder:
+    """openai-whisper's decoding for a Whisper runtime, plus VAD, a repetition guard and batching."""
+
+    def __init__(self, options: DecodeOptions):
+        self.options = check_options(options)
+
+    def decode(self, model, features: Features, progress: ProgressCallback | None = None) -> Transcript:
+        if not hasattr(model, "get_tokenizer") or not hasattr(model, "new_state"):
+            raise StageError(f"decoder 'whisper' needs a Whisper model; {getattr(model, 'name', model)!r} is not one")
+        with torch.inference_mode():
+            return self._decode(model, features, progress)
+
+    def _decode(self, model, features: Features, progress: ProgressCallback | None) -> Transcript:
+        options = self.options
+        fps = features.spec.frames_per_second
+        content = features.content_frames
+        source = features.audio.source or "input"
+
+        regions: list[tuple[float, float]] | None = None
+        if options.vad or options.batch_size > 0:
+            if options.vad:
+                max_speech = features.spec.chunk_seconds if options.batch_size > 0 else float("inf")
+                regions = speech_regions(features.audio.samples, features.audio.sample_rate, options.vad_options, max_speech)
+            else:
+                regions = [(0.0, content / fps)]
+            if options.batch_size > 0:
+                regions = merge_regions(regions, features.spec.chunk_seconds)
+        if content == 0 or regions == []:
+            log.info("%s: no speech found", source)
+            return self._empty(model, features)
+
+        if regions is not None:
+            clips = [(round(s * fps), min(content, round(e * fps))) for s, e in regions]
+        else:
+            clips = clip_frames(options.clip_timestamps, content, fps)
+
+        language, language_probs = self._language(model, features, clips)
+        task = options.task
+        if not model.is_multilingual and (language != "en" or task != "transcribe"):
+            log.warning("%s is English-only; transcribing in English instead of %s/%s", model.name, language, task)
+            language, task = "en", "transcribe"
+        tokenizer = model.get_tokenizer(task=task, language=language)
+        job = Job.create(model, tokenizer, options)
+
+        if options.batch_size > 0:
+            drafts = transcribe_batched(job, features, clips, progress)
+            text_tokens = [t for d in drafts for t in d.tokens if t < tokenizer.eot]
+            text = tokenizer.decode(text_tokens)
+        else:
+            prompt = tokenizer.encode(" " + options.initial_prompt.strip()) if options.initial_prompt else []
+            drafts, all_tokens = transcribe_windows(job, features, clips, prompt, progress)
+            text = tokenizer.decode([t for t in all_tokens[len(prompt) :] if t < tokenizer.eot])
+        return self._transcript(drafts, text, language, features, language_probs)
+
+    def _language(self, model, features: Features, clips) -> tuple[str, dict[str, float] | None]:
+        options = self.options
+        if options.language is not None:
+            return options.language, None
+        if not model.is_multilingual:
+            return "en", None
+        tokenizer = model.get_tokenizer(task=options.task, language=None)
+        job = Job.create(model, tokenizer, options)
+        starts = []
+        for start, end in clips:
+            seek = start
+            while seek < end and len(starts) < options.language_detection_segments:
+                starts.append((seek, min(job.n_frames, end - seek)))
+                seek += job.n_frames
+        windows = [job.window_mel(features.mel, s, n) for s, n in starts or [(0, features.content_frames)]]
+        probs = detect_language(model, tokenizer, job.encode(windows))
+        language = max(probs, key=probs.get)
+        log.info("Detected language: %s (%.2f)", language, probs[language])
+        return language, probs
+
+    def _empty(self, model, features: Features) -> Transcript:
+        language = self.options.language or "en"
+        return Transcript(text="", segments=(), language=language, duration=features.duration)
+
+    def _transcript(self, drafts: list[Draft], text: str, language: str, features: Features, probs) -> Transcript:
+        convert = None
+        if self.options.zh_script is not None and language in CHINESE:
+            convert = converter(self.options.zh_script)
+        segments = []
+        for i, d in enumerate(drafts):
+            words = None
+            if d.words is not None:
+                words = tuple(
+                    Word(
+                        start=float(w["start"]),
+                        end=float(w["end"]),
+                        word=convert(w["word"]) if convert else w["word"],
+                        probability=float(w["probability"]),
+                    )
+                    for w in d.words
+                )
+            segments.append(
+                Segment(
+                    id=i,
+                    seek=int(d.seek),
+                    start=round(float(d.start), 3),
+                    end=round(float(d.end), 3),
+                    text=convert(d.text) if convert else d.text,
+                    tokens=tuple(d.tokens),
+                    temperature=float(d.temperature),
+                    avg_logprob=float(d.avg_logprob),
+                    compression_ratio=float(d.compression_ratio),
+                    no_speech_prob=float(d.no_speech_prob),
+                    words=words,
+                )
+            )
+        return Transcript(
+            text=convert(text) if convert else text,
+            segments=tuple(segments),
+            language=language,
+            duration=features.duration,
+            language_probs=probs,
+        )

@@ -1,0 +1,85 @@
+"""The temperature fallback ladder: re-decode a window hotter while its result looks like a failure."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from typing import Sequence
+
+import torch
+
+from mediakit.config import DecodeOptions
+
+from .filters import LogitFilter
+from .quality import compression_ratio, find_loop
+from .window import WindowBatch, WindowResult, decode_windows
+
+log = logging.getLogger(__name__)
+
+
+def needs_fallback(result: WindowResult, options: DecodeOptions, guard_loops: bool, eot: int) -> bool:
+    """openai-whisper's rule (too repetitive or too improbable, unless it is silence), plus token loops."""
+    failed = False
+    if options.compression_ratio_threshold is not None and result.compression_ratio > options.compression_ratio_threshold:
+        failed = True  # too repetitive
+    if options.logprob_threshold is not None and result.avg_logprob < options.logprob_threshold:
+        failed = True  # too improbable
+    if guard_loops and find_loop([t for t in result.tokens if t < eot]) is not None:
+        failed = True  # a loop the compression ratio missed
+    if (
+        options.no_speech_threshold is not None
+        and result.no_speech_prob > options.no_speech_threshold
+        and options.logprob_threshold is not None
+        and result.avg_logprob < options.logprob_threshold
+    ):
+        failed = False  # silence: the window will be skipped
+    return failed
+
+
+def trim_loop(result: WindowResult, tokenizer) -> WindowResult:
+    """Keep one copy of a repetition loop and drop everything after it."""
+    positions = [i for i, t in enumerate(result.tokens) if t < tokenizer.eot]
+    loop = find_loop([result.tokens[i] for i in positions])
+    if loop is None:
+        return result
+    cut = positions[loop.start + loop.period - 1] + 1
+    tokens = result.tokens[:cut]
+    text = tokenizer.decode([t for t in tokens if t < tokenizer.eot]).strip()
+    log.info("repetition guard: cut a %d-token loop repeated %d times", loop.period, loop.repeats)
+    return replace(result, tokens=tokens, text=text, compression_ratio=compression_ratio(text), trimmed_loop=True)
+
+
+def decode_with_fallback(
+    batch: WindowBatch,
+    tokenizer,
+    options: DecodeOptions,
+    filters: Sequence[LogitFilter],
+    prompt: Sequence[int],
+    without_timestamps: bool,
+    generator: torch.Generator | None = None,
+) -> list[WindowResult]:
+    """Each window's result at the first temperature of the ladder that passes, else at the last one."""
+    temperatures = tuple(options.temperature) or (0.0,)
+    results: list[WindowResult | None] = [None] * batch.size
+    pending = list(range(batch.size))
+    current, current_index = batch, pending
+    for temperature in temperatures:
+        if pending != current_index:
+            current, current_index = batch.subset(pending), pending
+        decoded = decode_windows(
+            current, tokenizer, options, filters, prompt, temperature, without_timestamps, generator
+        )
+        still = []
+        for i, result in zip(pending, decoded):
+            results[i] = result
+            if needs_fallback(result, options, options.repetition_guard, tokenizer.eot):
+                still.append(i)
+        if still and temperature != temperatures[-1]:
+            log.debug("temperature %.1f failed for %d window(s); falling back", temperature, len(still))
+        pending = still
+        if not pending:
+            break
+    final = [r for r in results if r is not None]
+    if options.repetition_guard:
+        final = [trim_loop(r, tokenizer) for r in final]
+    return final

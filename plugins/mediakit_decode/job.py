@@ -1,0 +1,49 @@
+"""What every decoding mode shares for one input: the model, tokenizer, filters and window geometry."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from mediakit.config import DecodeOptions
+
+from .filters import LogitFilter, build_filters
+
+
+@dataclass
+class Job:
+    runtime: object
+    tokenizer: object
+    options: DecodeOptions
+    filters: list[LogitFilter]
+    n_frames: int  # mel frames per window (3000)
+    input_stride: int  # mel frames per encoder position (2)
+    time_precision: float  # seconds per timestamp step (0.02)
+    frames_per_second: int  # mel frames per second (100)
+    generator: torch.Generator | None
+
+    @classmethod
+    def create(cls, runtime, tokenizer, options: DecodeOptions) -> "Job":
+        spec = runtime.feature_spec
+        n_frames = spec.chunk_frames
+        stride = n_frames // runtime.dims.n_audio_ctx
+        precision = stride * spec.hop_length / spec.sample_rate
+        filters = build_filters(tokenizer, options, without_timestamps=options.without_timestamps, precision=precision)
+        generator = torch.Generator(device=runtime.device)
+        generator.manual_seed(0)
+        return cls(runtime, tokenizer, options, filters, n_frames, stride, precision, spec.frames_per_second, generator)
+
+    def window_mel(self, mel: np.ndarray, start: int, size: int) -> np.ndarray:
+        """Frames ``[start, start + size)`` zero-padded (in the log-mel domain) to one window: (n_mels, n_frames)."""
+        window = np.zeros((mel.shape[0], self.n_frames), dtype=np.float32)
+        size = max(0, min(size, self.n_frames, mel.shape[1] - start))
+        window[:, :size] = mel[:, start : start + size]
+        return window
+
+    def encode(self, windows: list[np.ndarray]) -> torch.Tensor:
+        """Encoder output of the windows: (B, n_audio_ctx, n_audio_state)."""
+        x = torch.from_numpy(np.stack(windows))  # (B, n_mels, n_frames)
+        with torch.no_grad():
+            return self.runtime.encode(x)

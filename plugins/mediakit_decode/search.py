@@ -1,0 +1,150 @@
+"""Token choice strategies (greedy/sampling, beam search) and the ranking of finished candidates.
+
+A strategy sees the filtered next-token logits of all rows and returns the next token of each row
+plus, for beam search, which row each new row continues (the decoder reorders its cache with it).
+Rows are grouped per audio window: row ``i * group + j`` is candidate ``j`` of window ``i``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass
+class Step:
+    """The outcome of one search step."""
+
+    next_tokens: list[int]  # (N,) the token appended to each row
+    source: list[int] | None  # (N,) the row each new row continues; None = unchanged order
+    completed: bool  # every window has its candidates: stop decoding
+
+
+class GreedySearch:
+    """Argmax at temperature 0, otherwise sampling from softmax(logits / temperature)."""
+
+    def __init__(self, temperature: float, eot: int, n_rows: int, generator: torch.Generator | None = None):
+        self.temperature = temperature
+        self.eot = eot
+        self.generator = generator
+        self.histories: list[list[int]] = [[] for _ in range(n_rows)]
+        self.sum_logprobs = torch.zeros(n_rows, dtype=torch.float32)
+
+    def step(self, logits: torch.Tensor) -> Step:
+        # logits: (N, n_vocab)
+        if self.temperature == 0:
+            next_tokens = logits.argmax(dim=-1)
+        else:
+            probs = torch.softmax(logits.float() / self.temperature, dim=-1)
+            next_tokens = torch.multinomial(probs, 1, generator=self.generator).squeeze(1)
+        logprobs = torch.log_softmax(logits.float(), dim=-1)
+        chosen = logprobs.gather(1, next_tokens[:, None]).squeeze(1).cpu()  # (N,)
+        tokens = next_tokens.tolist()
+        for row, history in enumerate(self.histories):
+            if history and history[-1] == self.eot:
+                tokens[row] = self.eot
+            else:
+                self.sum_logprobs[row] += chosen[row]
+            history.append(tokens[row])
+        return Step(tokens, None, all(t == self.eot for t in tokens))
+
+    def finish(self, group: int) -> list[list[tuple[tuple[int, ...], float]]]:
+        """Per window, its ``group`` candidates as (tokens without end-of-text, sum of log probabilities)."""
+        out = []
+        for start in range(0, len(self.histories), group):
+            candidates = []
+            for row in range(start, start + group):
+                tokens = self.histories[row]
+                end = tokens.index(self.eot) if self.eot in tokens else len(tokens)
+                candidates.append((tuple(tokens[:end]), float(self.sum_logprobs[row])))
+            out.append(candidates)
+        return out
+
+
+class BeamSearch:
+    """openai-whisper's beam search: ``beam_size`` live beams per window, finished sequences set aside.
+
+    Each beam proposes its ``beam_size + 1`` best next tokens; the best ``beam_size`` proposals that do
+    not end the text become the live beams, the ending ones join the window's finished sequences.
+    A window is done with ``round(beam_size * patience)`` finished sequences.
+    """
+
+    def __init__(self, beam_size: int, eot: int, n_windows: int, patience: float | None = None):
+        self.beam_size = beam_size
+        self.eot = eot
+        self.patience = 1.0 if patience is None else patience
+        self.max_candidates = round(beam_size * self.patience)
+        if self.max_candidates <= 0:
+            raise ValueError(f"patience {patience} leaves no candidates for beam size {beam_size}")
+        n_rows = n_windows * beam_size
+        self.histories: list[tuple[int, ...]] = [() for _ in range(n_rows)]
+        self.sum_logprobs: list[float] = [0.0] * n_rows
+        self.finished: list[dict[tuple[int, ...], float]] = [{} for _ in range(n_windows)]
+
+    def step(self, logits: torch.Tensor) -> Step:
+        # logits: (N, n_vocab) with N = n_windows * beam_size
+        logprobs = torch.log_softmax(logits.float(), dim=-1)
+        top_logprobs, top_tokens = logprobs.topk(self.beam_size + 1, dim=-1)  # (N, beam + 1)
+        base = torch.tensor(self.sum_logprobs, dtype=torch.float32, device=logits.device)
+        scores_all = (base[:, None] + top_logprobs).cpu().tolist()  # float32 sums, as openai-whisper
+        tokens_all = top_tokens.cpu().tolist()
+
+        histories: list[tuple[int, ...]] = []
+        sums: list[float] = []
+        source: list[int] = []
+        for w, finished in enumerate(self.finished):
+            scores: dict[tuple[int, ...], float] = {}
+            origin: dict[tuple[int, ...], int] = {}
+            for row in range(w * self.beam_size, (w + 1) * self.beam_size):
+                prefix = self.histories[row]
+                for score, token in zip(scores_all[row], tokens_all[row]):
+                    sequence = prefix + (token,)
+                    scores[sequence] = score
+                    origin[sequence] = row
+            newly_finished: dict[tuple[int, ...], float] = {}
+            kept = 0
+            for sequence in sorted(scores, key=scores.get, reverse=True):
+                if sequence[-1] == self.eot:
+                    newly_finished[sequence] = scores[sequence]
+                else:
+                    histories.append(sequence)
+                    sums.append(scores[sequence])
+                    source.append(origin[sequence])
+                    kept += 1
+                    if kept == self.beam_size:
+                        break
+            for sequence in sorted(newly_finished, key=newly_finished.get, reverse=True):
+                if len(finished) >= self.max_candidates:
+                    break
+                finished[sequence] = newly_finished[sequence]
+        self.histories = histories
+        self.sum_logprobs = sums
+        completed = all(len(f) >= self.max_candidates for f in self.finished)
+        return Step([h[-1] for h in histories], source, completed)
+
+    def finish(self, group: int) -> list[list[tuple[tuple[int, ...], float]]]:
+        """Per window, its finished candidates (topped up with the best live beams) without end-of-text."""
+        out = []
+        for w, finished in enumerate(self.finished):
+            finished = dict(finished)
+            if len(finished) < self.beam_size:
+                rows = range(w * self.beam_size, (w + 1) * self.beam_size)
+                for row in sorted(rows, key=lambda r: self.sum_logprobs[r], reverse=True):
+                    finished[self.histories[row] + (self.eot,)] = self.sum_logprobs[row]
+                    if len(finished) >= self.beam_size:
+                        break
+            out.append([(seq[:-1], score) for seq, score in finished.items()])
+        return out
+
+
+def rank(candidates: list[tuple[tuple[int, ...], float]], length_penalty: float | None) -> int:
+    """Index of the best candidate: sum log probability over length (or over Google NMT's penalty)."""
+    best, best_score = 0, -float("inf")
+    for i, (tokens, logprob) in enumerate(candidates):
+        length = len(tokens)
+        penalty = length if length_penalty is None else ((5 + length) / 6) ** length_penalty
+        score = logprob / penalty if penalty else -float("inf")
+        if score > best_score:
+            best, best_score = i, score
+    return best

@@ -1,0 +1,230 @@
+"""Word timestamps: align text tokens to audio frames with the alignment heads' cross-attention.
+
+Steps (openai-whisper's method): attention weights of the alignment heads over the window's real
+frames -> per-frame normalisation across tokens -> median filter -> mean over heads -> dynamic time
+warping of tokens against frames -> word boundaries where the path jumps to the next token ->
+punctuation merged into neighbouring words -> heuristics for over-long words at pauses.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from .segments import Draft
+
+TOKENS_PER_SECOND = 50  # encoder positions per second (0.02 s each)
+MEDIAN_FILTER_WIDTH = 7
+SENTENCE_END_MARKS = ".。!！?？"
+
+
+@dataclass
+class WordTiming:
+    word: str
+    tokens: list[int]
+    start: float
+    end: float
+    probability: float
+
+
+def median_filter(x: torch.Tensor, width: int) -> torch.Tensor:
+    """Median over a sliding window of odd ``width`` along the last axis, reflect-padded."""
+    pad = width // 2
+    if x.shape[-1] <= pad:
+        return x
+    shape = x.shape
+    y = x.reshape(-1, 1, shape[-1])  # (rows, 1, n)
+    y = torch.nn.functional.pad(y, (pad, pad), mode="reflect")
+    y = y.unfold(-1, width, 1).sort(dim=-1).values[..., pad]  # (rows, 1, n)
+    return y.reshape(shape)
+
+
+def dtw(cost: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Monotonic alignment path through ``cost`` (N tokens, M frames): (token indices, frame indices).
+
+    Vectorised over anti-diagonals; ties break as openai-whisper's (diagonal, then up, then left).
+    """
+    n, m = cost.shape
+    acc = np.full((n + 1, m + 1), np.inf, dtype=np.float32)
+    trace = np.full((n + 1, m + 1), -1, dtype=np.int8)
+    acc[0, 0] = 0
+    x = cost.astype(np.float32)
+    for k in range(2, n + m + 1):  # anti-diagonal i + j = k, 1 <= i <= n, 1 <= j <= m
+        i = np.arange(max(1, k - m), min(n, k - 1) + 1)
+        j = k - i
+        c0 = acc[i - 1, j - 1]
+        c1 = acc[i - 1, j]
+        c2 = acc[i, j - 1]
+        t = np.where((c0 < c1) & (c0 < c2), 0, np.where((c1 < c0) & (c1 < c2), 1, 2)).astype(np.int8)
+        best = np.where(t == 0, c0, np.where(t == 1, c1, c2))
+        acc[i, j] = x[i - 1, j - 1] + best
+        trace[i, j] = t
+    return _backtrace(trace)
+
+
+def _backtrace(trace: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    i, j = trace.shape[0] - 1, trace.shape[1] - 1
+    trace[0, :] = 2
+    trace[:, 0] = 1
+    path = []
+    while i > 0 or j > 0:
+        path.append((i - 1, j - 1))
+        t = trace[i, j]
+        if t == 0:
+            i, j = i - 1, j - 1
+        elif t == 1:
+            i -= 1
+        else:
+            j -= 1
+    result = np.array(path[::-1]).T
+    return result[0], result[1]
+
+
+def find_alignment(
+    runtime, tokenizer, text_tokens: list[int], audio_features: torch.Tensor, num_frames: int
+) -> list[WordTiming]:
+    """Word timings (seconds from the window start) of ``text_tokens`` in one window."""
+    if not text_tokens:
+        return []
+    tokens = [*tokenizer.sot_sequence, tokenizer.no_timestamps, *text_tokens, tokenizer.eot]
+    x = torch.tensor([tokens], dtype=torch.long, device=audio_features.device)  # (1, T)
+    features = audio_features[None] if audio_features.dim() == 2 else audio_features  # (1, ctx, d)
+    with torch.no_grad():
+        logits = runtime.logits_full(x, features)[0].float()  # (T, n_vocab)
+        # (H, T, frames): softmax over the window's real frames only
+        weights = runtime.alignment_attention(x, features, audio_positions=num_frames // 2).float()
+    sampled = logits[len(tokenizer.sot_sequence) :, : tokenizer.eot].softmax(dim=-1)
+    token_probs = sampled[torch.arange(len(text_tokens)), torch.tensor(text_tokens)].tolist()
+
+    std, mean = torch.std_mean(weights, dim=-2, keepdim=True, unbiased=False)
+    weights = (weights - mean) / std
+    weights = median_filter(weights, MEDIAN_FILTER_WIDTH)
+    matrix = weights.mean(dim=0)[len(tokenizer.sot_sequence) : -1]  # (text tokens + 1, frames)
+    text_indices, time_indices = dtw(-matrix.cpu().double().numpy())
+
+    words, word_tokens = tokenizer.split_to_word_tokens(text_tokens + [tokenizer.eot])
+    if len(word_tokens) <= 1:
+        return []
+    boundaries = np.pad(np.cumsum([len(t) for t in word_tokens[:-1]]), (1, 0))
+    jumps = np.pad(np.diff(text_indices), (1, 0), constant_values=1).astype(bool)
+    jump_times = time_indices[jumps] / TOKENS_PER_SECOND
+    starts = jump_times[boundaries[:-1]]
+    ends = jump_times[boundaries[1:]]
+    probabilities = [float(np.mean(token_probs[i:j])) for i, j in zip(boundaries[:-1], boundaries[1:])]
+    return [
+        WordTiming(word, list(toks), float(s), float(e), p)
+        for word, toks, s, e, p in zip(words, word_tokens, starts, ends, probabilities)
+    ]
+
+
+def merge_punctuations(alignment: list[WordTiming], prepended: str, appended: str) -> None:
+    """Attach opening punctuation to the next word and closing punctuation to the previous one."""
+    i, j = len(alignment) - 2, len(alignment) - 1
+    while i >= 0:
+        previous, following = alignment[i], alignment[j]
+        if previous.word.startswith(" ") and previous.word.strip() in prepended:
+            following.word = previous.word + following.word
+            following.tokens = previous.tokens + following.tokens
+            previous.word, previous.tokens = "", []
+        else:
+            j = i
+        i -= 1
+    i, j = 0, 1
+    while j < len(alignment):
+        previous, following = alignment[i], alignment[j]
+        if not previous.word.endswith(" ") and following.word in appended:
+            previous.word = previous.word + following.word
+            previous.tokens = previous.tokens + following.tokens
+            following.word, following.tokens = "", []
+        else:
+            i = j
+        j += 1
+
+
+def add_word_timestamps(
+    segments: Sequence[Draft],
+    runtime,
+    tokenizer,
+    audio_features: torch.Tensor,
+    num_frames: int,
+    prepend_punctuations: str,
+    append_punctuations: str,
+    last_speech_timestamp: float,
+    time_offset: float,
+) -> None:
+    """Fill ``words`` of the segments of one window and tighten their ends to the words."""
+    if not segments:
+        return
+    per_segment = [[t for t in s.tokens if t < tokenizer.eot] for s in segments]
+    text_tokens = list(itertools.chain.from_iterable(per_segment))
+    alignment = find_alignment(runtime, tokenizer, text_tokens, audio_features, num_frames)
+    durations = np.array([t.end - t.start for t in alignment])
+    durations = durations[durations.nonzero()]
+    median_duration = min(0.7, float(np.median(durations))) if len(durations) else 0.0
+    max_duration = median_duration * 2
+
+    # words at sentence boundaries are at most twice the median word duration
+    if len(durations):
+        for i in range(1, len(alignment)):
+            if alignment[i].end - alignment[i].start > max_duration:
+                if alignment[i].word in SENTENCE_END_MARKS:
+                    alignment[i].end = alignment[i].start + max_duration
+                elif alignment[i - 1].word in SENTENCE_END_MARKS:
+                    alignment[i].start = alignment[i].end - max_duration
+
+    merge_punctuations(alignment, prepend_punctuations, append_punctuations)
+
+    index = 0
+    for segment, tokens in zip(segments, per_segment):
+        saved = 0
+        words: list[dict] = []
+        while index < len(alignment) and saved < len(tokens):
+            timing = alignment[index]
+            if timing.word:
+                words.append(
+                    dict(
+                        word=timing.word,
+                        start=round(time_offset + timing.start, 2),
+                        end=round(time_offset + timing.end, 2),
+                        probability=timing.probability,
+                    )
+                )
+            saved += len(timing.tokens)
+            index += 1
+
+        if words:
+            # the first words after a pause are at most twice the median duration
+            if words[0]["end"] - last_speech_timestamp > median_duration * 4 and (
+                words[0]["end"] - words[0]["start"] > max_duration
+                or (len(words) > 1 and words[1]["end"] - words[0]["start"] > max_duration * 2)
+            ):
+                if len(words) > 1 and words[1]["end"] - words[1]["start"] > max_duration:
+                    boundary = max(words[1]["end"] / 2, words[1]["end"] - max_duration)
+                    words[0]["end"] = words[1]["start"] = boundary
+                words[0]["start"] = max(0, words[0]["end"] - max_duration)
+
+            # prefer the segment's start when the first word is too long, else snap the segment to it
+            if segment.start < words[0]["end"] and segment.start - 0.5 > words[0]["start"]:
+                words[0]["start"] = max(0, min(words[0]["end"] - median_duration, segment.start))
+            else:
+                segment.start = words[0]["start"]
+
+            if segment.end > words[-1]["start"] and segment.end + 0.5 < words[-1]["end"]:
+                words[-1]["end"] = max(words[-1]["start"] + median_duration, segment.end)
+            else:
+                segment.end = words[-1]["end"]
+
+            last_speech_timestamp = segment.end
+        segment.words = words
+
+
+def last_word_end(segments: Sequence[Draft]) -> float | None:
+    """End of the last word, else the last segment's end, else None."""
+    for segment in reversed(segments):
+        for word in reversed(segment.words or []):
+            return word["end"]
+    return segments[-1].end if segments else None

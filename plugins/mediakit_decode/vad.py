@@ -1,0 +1,72 @@
+"""Voice activity detection with Silero VAD (the silero-vad package ships its model)."""
+
+from __future__ import annotations
+
+import functools
+import logging
+
+import numpy as np
+
+from mediakit.config import VadOptions
+from mediakit.errors import StageError
+
+log = logging.getLogger(__name__)
+
+VAD_SAMPLE_RATE = 16000
+
+
+@functools.lru_cache(maxsize=1)
+def _silero():
+    try:
+        from silero_vad import load_silero_vad
+    except ImportError as err:
+        raise StageError("vad needs the silero-vad package: pip install silero-vad") from err
+    return load_silero_vad()
+
+
+def speech_regions(
+    samples: np.ndarray, sample_rate: int, options: VadOptions, max_speech_s: float = float("inf")
+) -> list[tuple[float, float]]:
+    """Speech regions (start, end) in seconds of mono ``samples``; empty when nothing is speech.
+
+    Regions longer than ``max_speech_s`` are split at their longest inner silence (Silero's rule).
+    """
+    if len(samples) == 0:
+        return []
+    import torch
+    from silero_vad import get_speech_timestamps
+
+    if sample_rate != VAD_SAMPLE_RATE:
+        raise StageError(f"vad needs {VAD_SAMPLE_RATE} Hz audio, got {sample_rate} Hz")
+    audio = torch.from_numpy(np.ascontiguousarray(samples, dtype=np.float32))
+    spans = get_speech_timestamps(
+        audio,
+        _silero(),
+        threshold=options.threshold,
+        sampling_rate=sample_rate,
+        min_speech_duration_ms=options.min_speech_duration_ms,
+        min_silence_duration_ms=options.min_silence_duration_ms,
+        speech_pad_ms=options.speech_pad_ms,
+        max_speech_duration_s=max_speech_s,
+    )
+    regions = [(s["start"] / sample_rate, s["end"] / sample_rate) for s in spans]
+    log.debug("vad: %d speech region(s), %.1f s of %.1f s", len(regions), sum(e - s for s, e in regions), len(samples) / sample_rate)
+    return regions
+
+
+def merge_regions(regions: list[tuple[float, float]], max_length: float = 30.0) -> list[tuple[float, float]]:
+    """Join neighbouring regions while the joined span fits ``max_length``; cut longer regions into pieces."""
+    pieces: list[tuple[float, float]] = []
+    for start, end in regions:
+        while end - start > max_length:
+            pieces.append((start, start + max_length))
+            start += max_length
+        if end > start:
+            pieces.append((start, end))
+    merged: list[tuple[float, float]] = []
+    for start, end in pieces:
+        if merged and end - merged[-1][0] <= max_length:
+            merged[-1] = (merged[-1][0], end)
+        else:
+            merged.append((start, end))
+    return merged

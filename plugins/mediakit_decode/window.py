@@ -1,0 +1,189 @@
+"""Decode a batch of 30-second windows at one temperature, and detect the spoken language.
+
+The model contract (``mediakit_whisper.runtime.WhisperRuntime``) used here: ``new_state(features,
+repeat, max_tokens)``, ``logits(tokens, state)``, ``state.reorder(index)``, ``state.offset`` and
+``state.rewind(offset)`` (or ``state.reset()``). Cross-attention keys/values are computed once per
+window batch and group size; the prompt is run once and rewound to for every further temperature.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Sequence
+
+import torch
+
+from mediakit.config import DecodeOptions
+
+from .filters import LogitFilter
+from .quality import compression_ratio
+from .search import BeamSearch, GreedySearch, rank
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class WindowResult:
+    """The chosen candidate of one window at one temperature (openai-whisper's DecodingResult)."""
+
+    tokens: tuple[int, ...]  # sampled tokens, end-of-text excluded
+    text: str  # decoded text tokens, stripped
+    avg_logprob: float  # sum of log probabilities / (number of tokens + 1)
+    no_speech_prob: float  # probability of <|nospeech|> at the start-of-transcript position
+    temperature: float
+    compression_ratio: float
+    trimmed_loop: bool = False  # the repetition guard cut a loop out of the tokens
+
+
+def initial_tokens(tokenizer, prompt: Sequence[int], without_timestamps: bool, n_text_ctx: int) -> list[int]:
+    """[<|startofprev|> prompt...] <|startoftranscript|> <|lang|> <|task|> [<|notimestamps|>]."""
+    if without_timestamps:
+        tokens = list(tokenizer.sot_sequence_including_notimestamps)
+    else:
+        tokens = list(tokenizer.sot_sequence)
+    if prompt:
+        tokens = [tokenizer.sot_prev, *list(prompt)[-(n_text_ctx // 2 - 1) :], *tokens]
+    return tokens
+
+
+@dataclass
+class _Started:
+    state: object
+    offset: int  # cache offset after the prompt
+    last_logits: torch.Tensor  # (N, n_vocab) logits of the first sampled token, before filtering
+    no_speech: list[float]  # per window
+
+
+class WindowBatch:
+    """Encoded windows plus decoder states reused across temperatures.
+
+    The prompt runs once, on one row per window; a group of beams or samples gets a copy of those
+    rows (``state.select``), kept per group size and rewound to the end of the prompt when reused.
+    """
+
+    def __init__(self, runtime, audio_features: torch.Tensor):
+        self.runtime = runtime
+        self.features = audio_features  # (B, n_audio_ctx, d)
+        self._prompt: tuple[int, ...] | None = None
+        self._base: _Started | None = None
+        self._groups: dict[int, object] = {}
+
+    @property
+    def size(self) -> int:
+        return int(self.features.shape[0])
+
+    def subset(self, index: Sequence[int]) -> "WindowBatch":
+        if list(index) == list(range(self.size)):
+            return self
+        return WindowBatch(self.runtime, self.features[list(index)])
+
+    def _run_prompt(self, tokens: list[int], sot_index: int, no_speech: int | None) -> _Started:
+        state = self.runtime.new_state(self.features, repeat=1)
+        x = torch.tensor([tokens] * self.size, dtype=torch.long, device=self.features.device)  # (B, T)
+        at_sot = self.runtime.logits(x[:, : sot_index + 1], state, last_only=True)[:, -1].float()  # (B, n_vocab)
+        if sot_index + 1 < len(tokens):
+            last = self.runtime.logits(x[:, sot_index + 1 :], state, last_only=True)[:, -1].float()
+        else:
+            last = at_sot
+        if no_speech is not None:
+            no_speech_probs = at_sot.softmax(dim=-1)[:, no_speech].tolist()
+        else:
+            no_speech_probs = [0.0] * self.size
+        return _Started(state, state.offset, last, no_speech_probs)
+
+    def start(self, group: int, tokens: list[int], sot_index: int, no_speech: int | None) -> _Started:
+        """A state of ``group`` rows per window with ``tokens`` (the prompt) already run."""
+        key = tuple(tokens)
+        if self._base is None or self._prompt != key:
+            self._base = self._run_prompt(tokens, sot_index, no_speech)
+            self._prompt = key
+            self._groups = {}
+        base = self._base
+        state = self._groups.get(group)
+        if state is None:
+            if group == 1:
+                state = base.state
+            else:
+                rows = torch.arange(self.size, device=self.features.device).repeat_interleave(group)
+                state = base.state.select(rows)
+            self._groups[group] = state
+        state.rewind(base.offset)
+        last = base.last_logits if group == 1 else base.last_logits.repeat_interleave(group, dim=0)
+        return _Started(state, base.offset, last, base.no_speech)
+
+
+def decode_windows(
+    batch: WindowBatch,
+    tokenizer,
+    options: DecodeOptions,
+    filters: Sequence[LogitFilter],
+    prompt: Sequence[int],
+    temperature: float,
+    without_timestamps: bool,
+    generator: torch.Generator | None = None,
+) -> list[WindowResult]:
+    """Decode every window of ``batch`` at ``temperature``: beam search at 0 (when beam_size > 1), else sampling."""
+    runtime = batch.runtime
+    n_ctx = runtime.dims.n_text_ctx
+    tokens = initial_tokens(tokenizer, prompt, without_timestamps, n_ctx)
+    sot_index = tokens.index(tokenizer.sot)
+    n_windows = batch.size
+    if temperature == 0 and options.beam_size is not None and options.beam_size > 1:
+        group = options.beam_size
+        search: BeamSearch | GreedySearch = BeamSearch(group, tokenizer.eot, n_windows, options.patience)
+    else:
+        group = options.best_of if temperature > 0 and options.best_of else 1
+        search = GreedySearch(temperature, tokenizer.eot, n_windows * group, generator)
+
+    started = batch.start(group, tokens, sot_index, tokenizer.no_speech)
+    state = started.state
+    device = batch.features.device
+    n_rows = n_windows * group
+    identity = list(range(n_rows))
+    sampled = torch.empty((n_rows, 0), dtype=torch.long, device=device)
+    logits = started.last_logits.clone()
+    length = len(tokens)
+    for i in range(n_ctx // 2):
+        if i > 0:
+            logits = runtime.logits(column, state, last_only=True)[:, -1].float()  # (N, n_vocab)
+        for f in filters:
+            f.apply(logits, sampled)
+        step = search.step(logits)
+        if step.source is not None and step.source != identity:
+            index = torch.tensor(step.source, dtype=torch.long, device=device)
+            state.reorder(index)
+            sampled = sampled[index]
+        column = torch.tensor(step.next_tokens, dtype=torch.long, device=device)[:, None]  # (N, 1)
+        sampled = torch.cat([sampled, column], dim=1)
+        length += 1
+        if step.completed or length > n_ctx:
+            break
+
+    results = []
+    for w, candidates in enumerate(search.finish(group)):
+        best = rank(candidates, options.length_penalty)
+        chosen, sum_logprob = candidates[best]
+        text = tokenizer.decode(list(chosen)).strip()
+        results.append(
+            WindowResult(
+                tokens=tuple(chosen),
+                text=text,
+                avg_logprob=sum_logprob / (len(chosen) + 1),
+                no_speech_prob=started.no_speech[w],
+                temperature=temperature,
+                compression_ratio=compression_ratio(text),
+            )
+        )
+    return results
+
+
+def detect_language(runtime, tokenizer, audio_features: torch.Tensor) -> dict[str, float]:
+    """Language probabilities pooled (averaged) over the windows of ``audio_features`` (B, n_audio_ctx, d)."""
+    n = int(audio_features.shape[0])
+    state = runtime.new_state(audio_features, repeat=1, max_tokens=1)
+    x = torch.full((n, 1), tokenizer.sot, dtype=torch.long, device=audio_features.device)
+    logits = runtime.logits(x, state)[:, 0].float()  # (B, n_vocab)
+    language_tokens = torch.tensor(tokenizer.all_language_tokens, dtype=torch.long, device=logits.device)
+    probs = logits[:, language_tokens].softmax(dim=-1).mean(dim=0).tolist()  # (n_languages,)
+    return dict(zip(tokenizer.all_language_codes, probs))

@@ -1,0 +1,165 @@
+"""The Whisper module and runtime on a random-initialised tiny model: caches are exact, shapes hold."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from mediakit_whisper.model import ModelDims, Whisper
+from mediakit_whisper.runtime import WhisperRuntime
+
+DIMS = ModelDims(
+    n_mels=8, n_audio_ctx=12, n_audio_state=32, n_audio_head=4, n_audio_layer=2,
+    n_vocab=50, n_text_ctx=24, n_text_state=32, n_text_head=4, n_text_layer=3,
+)  # fmt: skip
+HEADS = ((1, 0), (2, 3))
+
+
+def make_runtime(seed: int = 0, dims: ModelDims = DIMS) -> WhisperRuntime:
+    torch.manual_seed(seed)
+    module = Whisper(dims).eval()
+    with torch.no_grad():  # bigger than default init so that the attention patterns differ per token
+        for p in module.parameters():
+            p.add_(torch.randn_like(p) * 0.2)
+    return WhisperRuntime(
+        "random", module, dims, vocab_file=Path("unused"), alignment_heads=HEADS,
+        device=torch.device("cpu"), dtype=torch.float32,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def runtime() -> WhisperRuntime:
+    return make_runtime()
+
+
+@pytest.fixture(scope="module")
+def features(runtime) -> torch.Tensor:
+    torch.manual_seed(1)
+    return runtime.encode(torch.randn(2, DIMS.n_mels, 2 * DIMS.n_audio_ctx))  # (2, A, C)
+
+
+def test_encoder_output_shape_and_window_length_check(runtime, features):
+    assert features.shape == (2, DIMS.n_audio_ctx, DIMS.n_audio_state)
+    with pytest.raises(ValueError, match="positions"):
+        runtime.encode(torch.randn(1, DIMS.n_mels, 2 * DIMS.n_audio_ctx + 6))
+
+
+def test_incremental_decoding_equals_full_recomputation(runtime, features):
+    tokens = torch.randint(0, DIMS.n_vocab, (2, 9))
+    full = runtime.logits_full(tokens, features)  # (2, 9, V)
+    state = runtime.new_state(features)
+    steps = [runtime.logits(tokens[:, :3], state)]  # prompt
+    steps += [runtime.logits(tokens[:, i : i + 1], state) for i in range(3, 9)]
+    cached = torch.cat(steps, dim=1)
+    assert cached.shape == (2, 9, DIMS.n_vocab) and cached.dtype == torch.float32
+    assert state.offset == 9
+    torch.testing.assert_close(cached, full, atol=1e-4, rtol=1e-4)
+
+
+def test_multi_token_chunk_after_cached_tokens_is_causal(runtime, features):
+    tokens = torch.randint(0, DIMS.n_vocab, (2, 8))
+    full = runtime.logits_full(tokens, features)
+    state = runtime.new_state(features)
+    first = runtime.logits(tokens[:, :2], state)
+    rest = runtime.logits(tokens[:, 2:], state)  # 6 new tokens at offset 2: needs the shifted causal mask
+    torch.testing.assert_close(torch.cat([first, rest], 1), full, atol=1e-4, rtol=1e-4)
+
+
+def test_last_only_returns_the_last_position(runtime, features):
+    tokens = torch.randint(0, DIMS.n_vocab, (2, 5))
+    full = runtime.logits_full(tokens, features)
+    last = runtime.logits(tokens, runtime.new_state(features), last_only=True)
+    assert last.shape == (2, 1, DIMS.n_vocab)
+    torch.testing.assert_close(last[:, 0], full[:, -1], atol=1e-4, rtol=1e-4)
+
+
+def test_beam_reorder_matches_recomputing_the_chosen_histories(runtime, features):
+    beams = 3
+    state = runtime.new_state(features, repeat=beams)  # rows: window i beam j at i * 3 + j
+    histories = torch.randint(0, DIMS.n_vocab, (2 * beams, 4))
+    runtime.logits(histories, state)
+    # each window's beams continue from a permutation/duplication of its own rows
+    index = torch.tensor([2, 0, 0, 4, 5, 3])
+    state.reorder(index)
+    histories = histories[index]
+    new = torch.randint(0, DIMS.n_vocab, (2 * beams, 1))
+    got = runtime.logits(new, state)[:, -1]
+    expected_features = features.repeat_interleave(beams, dim=0)
+    want = runtime.logits_full(torch.cat([histories, new], 1), expected_features)[:, -1]
+    torch.testing.assert_close(got, want, atol=1e-4, rtol=1e-4)
+
+
+def test_rewind_and_reset_reuse_cross_attention(runtime, features):
+    state = runtime.new_state(features)
+    cross_k = state.cross_k
+    prompt = torch.randint(0, DIMS.n_vocab, (2, 3))
+    runtime.logits(prompt, state)
+    first = runtime.logits(torch.tensor([[1], [2]]), state)
+    state.rewind(3)
+    runtime.logits(torch.tensor([[7], [8]]), state)  # another continuation overwrites position 3
+    state.rewind(3)
+    again = runtime.logits(torch.tensor([[1], [2]]), state)
+    torch.testing.assert_close(again, first)
+    state.reset()
+    assert state.offset == 0 and state.cross_k is cross_k
+    with pytest.raises(ValueError):
+        state.rewind(5)
+
+
+def test_select_keeps_chosen_rows_with_their_audio(runtime, features):
+    state = runtime.new_state(features)
+    tokens = torch.randint(0, DIMS.n_vocab, (2, 4))
+    runtime.logits(tokens[:, :3], state)
+    sub = state.select(torch.tensor([1, 1]))
+    got = runtime.logits(tokens[[1, 1], 3:], sub)[:, -1]
+    want = runtime.logits_full(tokens[[1]], features[[1]])[:, -1]
+    torch.testing.assert_close(got, want.expand(2, -1), atol=1e-4, rtol=1e-4)
+
+
+def test_batch_and_cache_size_mismatch_are_errors(runtime, features):
+    state = runtime.new_state(features, max_tokens=4)
+    with pytest.raises(ValueError, match="rows"):
+        runtime.logits(torch.zeros(3, 1, dtype=torch.long), state)
+    with pytest.raises(ValueError, match="exceed"):
+        runtime.logits(torch.zeros(2, 5, dtype=torch.long), state)
+
+
+def test_alignment_attention_is_a_softmax_over_audio_per_head(runtime, features):
+    tokens = torch.randint(0, DIMS.n_vocab, (1, 6))
+    weights = runtime.alignment_attention(tokens, features[:1])
+    assert weights.shape == (len(HEADS), 6, DIMS.n_audio_ctx)
+    torch.testing.assert_close(weights.sum(-1), torch.ones(len(HEADS), 6))
+    # truncating to the real audio renormalises: equal to a softmax over those positions only
+    cut = runtime.alignment_attention(tokens, features[:1], audio_positions=5)
+    torch.testing.assert_close(cut, weights[:, :, :5] / weights[:, :, :5].sum(-1, keepdim=True))
+    # different heads see different patterns (they are not all the same row)
+    assert not torch.allclose(weights[0], weights[1])
+
+
+def test_state_dict_uses_openai_whisper_names():
+    keys = set(Whisper(DIMS).state_dict())
+    assert "encoder.positional_embedding" in keys
+    assert "decoder.blocks.2.cross_attn.key.weight" in keys
+    assert "decoder.blocks.0.cross_attn.key.bias" not in keys  # keys have no bias, as in openai-whisper
+    assert "encoder.blocks.1.mlp.2.bias" in keys and "decoder.ln.weight" in keys
+    # 2 conv (4) + pos + 2 encoder blocks * 15 + ln_post (2) + emb + pos + 3 decoder blocks * 24 + ln (2)
+    assert len(keys) == 4 + 1 + 2 * 15 + 2 + 2 + 3 * 24 + 2
+
+
+def test_int8_quantized_runtime_stays_close_to_float(monkeypatch):
+    from mediakit.config import ModelOptions
+    from mediakit_whisper import loader
+    from mediakit_whisper.weights import Checkpoint
+
+    base = make_runtime(seed=3)
+    checkpoint = Checkpoint("random", "openai", base.module.state_dict(), DIMS, HEADS, Path("unused"))
+    quantized = loader.build_runtime(checkpoint, "random", ModelOptions(compute_type="int8", device="cpu"))
+    assert quantized.quantized and quantized.dtype == torch.float32
+    mel = torch.randn(1, DIMS.n_mels, 2 * DIMS.n_audio_ctx)
+    tokens = torch.randint(0, DIMS.n_vocab, (1, 5))
+    want = base.logits_full(tokens, base.encode(mel))
+    got = quantized.logits(tokens, quantized.new_state(quantized.encode(mel)))
+    assert not isinstance(quantized.module.decoder.blocks[0].mlp[0], torch.nn.Linear)  # really quantized
+    assert (got - want).abs().max() < 0.1 * want.abs().max()

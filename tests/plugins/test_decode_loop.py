@@ -1,0 +1,153 @@
+"""The whisper decoder end to end on a scripted fake model: seek loop, fallback, no-speech, guard, batching."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from mediakit.config import DecodeOptions
+from mediakit.errors import ConfigError
+from mediakit_decode.decoder import WhisperDecoder
+from mediakit_decode.script import converter
+from mediakit.testing import make_plugin_manager
+from test_decode_fakes import SOT_PREV, ZH, FakeRuntime, Window, fake_features, ts
+
+FAST = dict(beam_size=2, best_of=2, language="en")
+
+
+def decode(script, seconds=40.0, **options):
+    runtime = FakeRuntime(script)
+    progress: list[tuple[float, float]] = []
+    result = WhisperDecoder(DecodeOptions(**{**FAST, **options})).decode(
+        runtime, fake_features(seconds), lambda done, total: progress.append((done, total))
+    )
+    return result, runtime, progress
+
+
+def spans(result):
+    return [(s.start, s.end, s.text) for s in result.segments]
+
+
+def test_plugin_registers_the_whisper_decoder():
+    pm = make_plugin_manager(builtins=False)
+    import mediakit_decode.plugin as plugin
+
+    pm.register(plugin)
+    names = []
+    pm.hook.mediakit_register_decoders(register=lambda name, factory: names.append((name, factory)))
+    assert names[0][0] == "whisper"
+    assert isinstance(names[0][1](DecodeOptions()), WhisperDecoder)
+
+
+def test_seek_loop_follows_timestamps_and_conditions_on_previous_text():
+    script = {
+        0: Window([ts(0), 5, 6, ts(5), ts(5), 7, ts(10), ts(10), 8, 9]),  # last segment unfinished
+        1000: Window([ts(0), 8, 9, ts(3)]),  # resumes at 10 s; single timestamp ending
+    }
+    result, runtime, progress = decode(script)
+    assert spans(result) == [(0.0, 5.0, " w5 w6"), (5.0, 10.0, " w7"), (10.0, 13.0, " w8 w9")]
+    assert result.text == " w5 w6 w7 w8 w9" and result.language == "en"
+    assert [s.seek for s in result.segments] == [0, 0, 1000]
+    assert [s.id for s in result.segments] == [0, 1, 2]
+    assert runtime.calls["encode"] == 2
+    # the second window's prompt is the first window's kept tokens
+    assert runtime.prompts[-1] == [SOT_PREV, ts(0), 5, 6, ts(5), ts(5), 7, ts(10)]
+    assert progress[-1] == (40.0, 40.0) and [p[0] for p in progress] == sorted(p[0] for p in progress)
+    assert result.to_dict()["segments"][0]["tokens"] == [ts(0), 5, 6, ts(5)]
+
+
+def test_without_condition_on_previous_text_no_prompt_is_sent():
+    script = {0: Window([ts(0), 5, ts(5), ts(5), 6, ts(10)]), 3000: Window([ts(0), 7, ts(1)])}
+    result, runtime, _ = decode(script, seconds=40.0, condition_on_previous_text=False)
+    assert runtime.prompts == [[], []] and result.text == " w5 w6 w7"
+
+
+def test_initial_prompt_is_the_first_windows_context():
+    _, runtime, _ = decode({0: Window([ts(0), 5, ts(1)])}, seconds=5.0, initial_prompt="w40 w41")
+    assert runtime.prompts[0] == [SOT_PREV, 40, 41]
+
+
+def test_silent_window_is_skipped_only_when_also_improbable():
+    silent = {0: Window([ts(0), 5, 6, ts(2)], no_speech=True, confident=False)}
+    result, _, _ = decode(silent, seconds=10.0, temperature=(0.0,))
+    assert result.segments == () and result.text == ""
+    confident = {0: Window([ts(0), 5, 6, ts(2)], no_speech=True)}
+    result, _, _ = decode(confident, seconds=10.0)
+    assert result.text == " w5 w6"
+    assert result.segments[0].no_speech_prob > 0.6
+
+
+def test_fallback_climbs_the_ladder_reusing_the_windows_cross_attention():
+    loop = [ts(0)] + [5, 6, 7, 8] * 12 + [ts(9)]  # compression ratio well over 2.4
+    result, runtime, _ = decode({0: Window(loop)}, seconds=10.0, repetition_guard=False)
+    (segment,) = result.segments
+    assert segment.temperature == 1.0 and segment.compression_ratio > 2.4
+    assert segment.text == " w5 w6 w7 w8" * 12
+    assert runtime.calls["encode"] == 1 and runtime.calls["new_state"] == 1  # one window, six temperatures
+
+
+def test_repetition_guard_keeps_one_copy_of_a_loop():
+    loop = [ts(0)] + [5, 6, 7, 8] * 12 + [ts(9)]
+    result, _, _ = decode({0: Window(loop)}, seconds=10.0)
+    assert result.text == " w5 w6 w7 w8"
+
+
+def test_repetition_guard_drops_a_segment_repeated_a_third_time_and_resets_the_prompt():
+    script = {0: Window([ts(0), 5, 6, ts(2), ts(2), 5, 6, ts(4), ts(4), 5, 6, ts(6), ts(6), 9, ts(8)])}
+    result, _, _ = decode(script, seconds=10.0)
+    assert [s.text for s in result.segments] == [" w5 w6", " w5 w6", " w9"]
+    result, _, _ = decode(script, seconds=10.0, repetition_guard=False)
+    assert [s.text for s in result.segments] == [" w5 w6"] * 3 + [" w9"]
+
+
+def test_language_detection_pools_windows():
+    runtime = FakeRuntime({0: Window([ts(0), 5, ts(1)])}, language_token=ZH)
+    options = DecodeOptions(beam_size=1, language_detection_segments=2)
+    result = WhisperDecoder(options).decode(runtime, fake_features(45.0))
+    assert result.language == "zh" and result.language_probs["zh"] > 0.99
+    assert runtime.calls["encode"] == 1 + 2  # one batch of two windows for detection, then two windows
+
+
+def test_clip_timestamps_limit_the_decoded_range():
+    script = {1000: Window([ts(0), 5, ts(4)]), 0: Window([ts(0), 9, ts(4)])}
+    result, runtime, _ = decode(script, clip_timestamps="10,20")
+    assert spans(result) == [(10.0, 14.0, " w5")] and runtime.calls["encode"] == 1
+
+
+def test_without_timestamps_a_window_is_one_segment():
+    result, _, _ = decode({0: Window([5, 6])}, seconds=12.0, without_timestamps=True)
+    assert spans(result) == [(0.0, 12.0, " w5 w6")]
+
+
+def test_verbose_logs_each_segment_like_openai_whisper(caplog):
+    with caplog.at_level(logging.INFO, logger="mediakit_decode"):
+        decode({0: Window([ts(0), 5, 6, ts(4)])}, seconds=5.0, verbose=True)
+    assert "[00:00.000 --> 00:04.000]  w5 w6" in caplog.text
+
+
+def test_batched_mode_decodes_windows_together_without_prompts():
+    script = {0: Window([ts(0), 5, ts(3), ts(3), 6]), 3000: Window([ts(0), 7, ts(2)])}
+    result, runtime, progress = decode(script, batch_size=4)
+    assert spans(result) == [(0.0, 3.0, " w5"), (3.0, 30.0, " w6"), (30.0, 32.0, " w7")]
+    assert runtime.calls["encode"] == 1 and runtime.prompts == [[]]
+    assert progress[-1] == (40.0, 40.0)
+
+
+def test_vad_on_silence_decodes_nothing():
+    result, runtime, _ = decode({0: Window([ts(0), 5, ts(3)])}, seconds=5.0, vad=True)
+    assert result.text == "" and result.segments == () and runtime.calls["encode"] == 0
+
+
+def test_bad_options_are_config_errors():
+    with pytest.raises(ConfigError, match="task"):
+        WhisperDecoder(DecodeOptions(task="summarise"))
+    with pytest.raises(ConfigError, match="zh_script"):
+        WhisperDecoder(DecodeOptions(zh_script="klingon"))
+    with pytest.raises(ConfigError, match="clip_timestamps"):
+        WhisperDecoder(DecodeOptions(clip_timestamps="a,b"))
+
+
+def test_zh_script_converts_between_scripts():
+    assert converter("simplified")("廣州市房地產") == "广州市房地产"
+    assert converter("traditional")("广州市房地产") == "廣州市房地產"

@@ -1,0 +1,230 @@
+"""Unit tests of the decode pieces on fakes: filters, search, quality checks, segments, timing."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from mediakit.config import DecodeOptions
+from mediakit.errors import ConfigError
+from mediakit_decode.filters import SuppressBlank, SuppressTokens, TimestampRules, build_filters, suppress_token_ids
+from mediakit_decode.longform import clip_frames, format_timestamp
+from mediakit_decode.quality import compression_ratio, find_loop, is_repeated_segment
+from mediakit_decode.search import BeamSearch, GreedySearch, rank
+from mediakit_decode.segments import split_window
+from mediakit_decode.timing import WordTiming, dtw, median_filter, merge_punctuations
+from mediakit_decode.vad import merge_regions
+from test_decode_fakes import EOT, N_VOCAB, NO_SPEECH, NO_TIMESTAMPS, SOT, TS, FakeTokenizer, ts
+
+TOK = FakeTokenizer()
+
+
+def allowed(logits: torch.Tensor) -> set[int]:
+    return set(torch.nonzero(torch.isfinite(logits[0])).flatten().tolist())
+
+
+# -- filters -------------------------------------------------------------------------------------
+
+
+def test_suppress_minus_one_means_non_speech_symbols_plus_specials():
+    ids = suppress_token_ids("-1", TOK)
+    assert {1, 2, SOT, NO_SPEECH, TOK.transcribe, TOK.translate, TOK.sot_prev, TOK.sot_lm} <= set(ids)
+    assert -1 not in ids and EOT not in ids and NO_TIMESTAMPS not in ids
+    assert set(suppress_token_ids("5,7", TOK)) >= {5, 7} and 1 not in suppress_token_ids("5,7", TOK)
+    with pytest.raises(ConfigError, match="suppress_tokens"):
+        suppress_token_ids("a,b", TOK)
+
+
+def test_suppress_blank_only_at_the_first_step():
+    logits = torch.zeros(2, N_VOCAB)
+    SuppressBlank(TOK).apply(logits, torch.empty(2, 0, dtype=torch.long))
+    assert math.isinf(logits[0, 0]) and math.isinf(logits[1, EOT]) and logits[0, 5] == 0
+    logits = torch.zeros(1, N_VOCAB)
+    SuppressBlank(TOK).apply(logits, torch.tensor([[ts(0)]]))
+    assert torch.isfinite(logits).all()
+    logits = torch.zeros(1, N_VOCAB)
+    SuppressTokens([3, 4]).apply(logits, torch.tensor([[5]]))
+    assert allowed(logits) == set(range(N_VOCAB)) - {3, 4}
+
+
+def rules(sampled: list[int], max_initial: int | None = 50) -> set[int]:
+    logits = torch.zeros(1, N_VOCAB)
+    logits[0, :EOT + 1] = 10.0  # text likely enough that no timestamp is forced
+    TimestampRules(TOK, max_initial).apply(logits, torch.tensor([sampled], dtype=torch.long).reshape(1, -1))
+    return allowed(logits)
+
+
+def test_first_token_is_a_timestamp_within_the_initial_bound():
+    assert rules([], max_initial=50) == set(range(TS, TS + 51))
+
+
+def test_timestamps_come_in_pairs_and_never_decrease():
+    after_open = rules([ts(0.0)])
+    assert not any(t >= TS for t in after_open) and 5 in after_open  # text must follow an opening timestamp
+    after_text = rules([ts(0.0), 5, 6])
+    assert ts(0.0) not in after_text and ts(0.02) in after_text and 7 in after_text
+    closing = rules([ts(0.0), 5, ts(1.0)])  # a segment just closed: the next one opens, at 1.0 or later, or end
+    assert closing & set(range(0, EOT)) == set() and EOT in closing
+    assert ts(0.98) not in closing and ts(1.0) in closing and ts(2.0) in closing
+    after_pair = rules([ts(0.0), 5, ts(1.0), ts(1.0)])
+    assert not any(t >= TS for t in after_pair) and 5 in after_pair
+    assert NO_TIMESTAMPS not in after_text
+
+
+def test_timestamp_forced_when_timestamps_together_beat_every_text_token():
+    logits = torch.zeros(1, N_VOCAB)
+    logits[0, 5] = 3.0  # one text token clearly best, but 1501 timestamps at 0 sum to more
+    TimestampRules(TOK, None).apply(logits, torch.tensor([[ts(0.0), 6]]))
+    assert not any(t < TS for t in allowed(logits))
+    logits = torch.zeros(1, N_VOCAB)
+    logits[0, 5] = 20.0
+    TimestampRules(TOK, None).apply(logits, torch.tensor([[ts(0.0), 6]]))
+    assert 5 in allowed(logits)
+
+
+def test_filters_follow_options():
+    kinds = [type(f).__name__ for f in build_filters(TOK, DecodeOptions(), without_timestamps=False, precision=0.02)]
+    assert kinds == ["SuppressBlank", "SuppressTokens", "TimestampRules"]
+    opts = DecodeOptions(suppress_blank=False)
+    kinds = [type(f).__name__ for f in build_filters(TOK, opts, without_timestamps=True, precision=0.02)]
+    assert kinds == ["SuppressTokens"]
+
+
+# -- search --------------------------------------------------------------------------------------
+
+
+def toy_logits(history: tuple[int, ...]) -> torch.Tensor:
+    """Vocabulary 0..3 (3 = end): first 0 (p .6) or 1 (p .4); after 0 anything is even; after 1, end (p .97)."""
+    probs = {(): [0.6, 0.4, 0.0, 0.0], (0,): [0.25, 0.25, 0.25, 0.25], (1,): [0.01, 0.01, 0.01, 0.97]}
+    p = torch.tensor(probs.get(history, [0.0, 0.0, 0.0, 1.0])) + 1e-9
+    return p.log()
+
+
+def test_beam_search_finds_the_more_probable_sequence_that_greedy_misses():
+    beam = BeamSearch(beam_size=2, eot=3, n_windows=1)
+    for _ in range(4):
+        logits = torch.stack([toy_logits(h) for h in beam.histories])
+        if beam.step(logits).completed:
+            break
+    candidates = beam.finish(2)[0]
+    best = candidates[rank(candidates, None)]
+    assert best[0] == (1,)
+    assert best[1] == pytest.approx(math.log(0.4 * 0.97), abs=1e-4)
+
+    greedy = GreedySearch(0.0, eot=3, n_rows=1)
+    for _ in range(4):
+        if greedy.step(torch.stack([toy_logits(tuple(h)) for h in greedy.histories])).completed:
+            break
+    assert greedy.finish(1)[0][0][0][0] == 0  # greedy commits to the locally best first token
+
+
+def test_greedy_rows_stop_at_end_of_text_and_sum_only_real_tokens():
+    search = GreedySearch(0.0, eot=3, n_rows=2)
+    step = search.step(torch.tensor([[0.0, 0.0, 0.0, 5.0], [5.0, 0.0, 0.0, 0.0]]))
+    assert step.next_tokens == [3, 0] and not step.completed
+    step = search.step(torch.tensor([[5.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 5.0]]))
+    assert step.next_tokens == [3, 3] and step.completed
+    (first,), (second,) = search.finish(1)
+    assert first[0] == () and second[0] == (0,)
+
+
+def test_sampling_is_reproducible_with_a_seeded_generator():
+    def run(seed):
+        g = torch.Generator().manual_seed(seed)
+        s = GreedySearch(1.0, eot=99, n_rows=4, generator=g)
+        return s.step(torch.zeros(4, 50)).next_tokens
+
+    assert run(3) == run(3)
+
+
+def test_rank_uses_length_normalisation_or_the_length_penalty():
+    candidates = [((1,), -1.0), ((1, 2, 3, 4), -2.0)]
+    assert rank(candidates, None) == 1  # -0.5 per token beats -1.0
+    assert rank(candidates, 0.0) == 0  # penalty 1: raw sum
+
+
+# -- quality -------------------------------------------------------------------------------------
+
+
+def test_compression_ratio_flags_repetition():
+    assert compression_ratio("the quick brown fox jumps over the lazy dog") < 2.4
+    assert compression_ratio("thank you. " * 20) > 2.4
+    assert compression_ratio("") == 0.0
+
+
+def test_find_loop_spots_back_to_back_ngrams_but_not_short_repeats():
+    assert find_loop([5, 6, 7, 8, 5, 6, 7, 8]) is None  # a phrase said twice is speech
+    assert find_loop([9, 9, 9]) is None
+    loop = find_loop([1, 2] + [5, 6, 7, 8] * 5 + [3])
+    assert loop is not None and loop.start == 2 and loop.period == 4 and loop.repeats == 5
+
+
+def test_repeated_segment_is_the_third_identical_text_in_a_row():
+    assert not is_repeated_segment(" Thank you.", [" Thank you."])
+    assert is_repeated_segment(" Thank you.", [" hello", " thank you", " Thank you!"])
+    assert not is_repeated_segment(" Thank you.", [" Thank you.", " Bye."])
+
+
+# -- segments ------------------------------------------------------------------------------------
+
+
+def test_split_at_timestamp_pairs_and_seek_to_the_last_complete_segment():
+    tokens = [ts(0), 5, 6, ts(2.0), ts(2.0), 7, ts(4.0), ts(4.0), 8]  # last segment unfinished
+    split = split_window(tokens, TS, time_offset=10.0, segment_size=3000)
+    assert [(s, e) for s, e, _ in split.spans] == [(10.0, 12.0), (12.0, 14.0)]
+    assert split.spans[1][2] == [ts(2.0), 7, ts(4.0)]
+    assert split.advance == 400 and not split.single_timestamp_ending
+
+
+def test_single_timestamp_ending_consumes_the_window():
+    tokens = [ts(0), 5, ts(2.0), ts(2.0), 7, ts(3.0)]
+    split = split_window(tokens, TS, time_offset=0.0, segment_size=1500)
+    assert [(s, e) for s, e, _ in split.spans] == [(0.0, 2.0), (2.0, 3.0)]
+    assert split.advance == 1500 and split.single_timestamp_ending
+
+
+def test_window_without_pairs_is_one_segment():
+    split = split_window([ts(0), 5, 6, ts(7.5)], TS, time_offset=30.0, segment_size=3000)
+    assert [(s, e) for s, e, _ in split.spans] == [(30.0, 37.5)] and split.advance == 3000
+    split = split_window([5, 6], TS, time_offset=0.0, segment_size=1234)  # without timestamps
+    assert split.spans[0][:2] == (0.0, 12.34)
+
+
+# -- timing --------------------------------------------------------------------------------------
+
+
+def test_median_filter_removes_spikes_and_keeps_steps():
+    x = torch.tensor([[0.0, 0.0, 0.0, 9.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0]])
+    y = median_filter(x, 3)
+    assert y[0, 3] == 0.0 and y[0, 7] == 1.0 and y.shape == x.shape
+
+
+def test_dtw_follows_the_cheap_diagonal_band():
+    cost = np.ones((3, 6), dtype=np.float32)
+    cost[0, 0:2] = cost[1, 2:4] = cost[2, 4:6] = 0.0
+    tokens, frames = dtw(cost)
+    assert list(tokens) == [0, 0, 1, 1, 2, 2] and list(frames) == [0, 1, 2, 3, 4, 5]
+
+
+def test_punctuation_merges_into_neighbouring_words():
+    words = [WordTiming(w, [i], i, i + 1, 1.0) for i, w in enumerate([" (", "Hello", ",", " world", "."])]
+    merge_punctuations(words, "\"'“¿([{-", "\"'.。,，!！?？:：”)]}、")
+    assert [w.word for w in words if w.word] == [" (Hello,", " world."]
+    assert [w.tokens for w in words if w.word] == [[0, 1, 2], [3, 4]]
+
+
+# -- small helpers -------------------------------------------------------------------------------
+
+
+def test_clip_timestamps_and_region_merging():
+    assert clip_frames("0", 5000, 100) == [(0, 5000)]
+    assert clip_frames("1.5,3,10", 5000, 100) == [(150, 300), (1000, 5000)]
+    assert merge_regions([(0, 5), (6, 20), (25, 40), (41, 50)], 30) == [(0, 20), (25, 50)]
+    assert merge_regions([(0, 70)], 30) == [(0, 30), (30, 60), (60, 70)]
+
+
+def test_verbose_timestamps_look_like_openai_whispers():
+    assert format_timestamp(4.0) == "00:04.000" and format_timestamp(3725.5) == "01:02:05.500"

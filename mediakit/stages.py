@@ -21,8 +21,11 @@ class Demuxer(Protocol):
     def probe(self, source: str) -> MediaInfo:
         """Describe the container and its streams without decoding."""
 
-    def extract(self, source: str, destination: str | None) -> str:
-        """Copy the chosen audio stream out without re-encoding; return the path written."""
+    def extract(self, source: str, destination: str | None, overwrite: bool = False) -> str:
+        """Copy the chosen audio stream out without re-encoding; return the path written.
+
+        An existing file is replaced only with ``overwrite``.
+        """
 
 
 @runtime_checkable

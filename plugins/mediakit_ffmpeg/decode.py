@@ -1,0 +1,112 @@
+"""Decode one input to mono float32 at the model's sample rate, streaming ffmpeg's output.
+
+ffmpeg writes signed 16-bit samples to a pipe (openai-whisper's choice: ``-f s16le -ac 1 -ar 16000``,
+then / 32768, so the samples are bit-identical to its ``load_audio``). We read 1 MiB at a time and
+convert each chunk into one float32 buffer that grows in place (``ndarray.resize`` reallocates, which
+the C library does by remapping pages for large blocks, without a copy). Peak memory is therefore the
+decoded audio itself (64 KB per second at 16 kHz, 230 MB per hour) plus the buffer's unused tail
+(untouched pages, not resident) and one chunk, never the bytes and the floats of the whole input at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import IO
+
+import numpy as np
+
+from mediakit.errors import InputError
+from mediakit.records import Audio, FeatureSpec
+
+from .info import describe_stream, describe_streams, parse_input_dump
+from .process import FfmpegRun, with_globals
+from .sources import ffmpeg_input, seekable
+
+logger = logging.getLogger(__name__)
+
+CHUNK_BYTES = 1 << 20  # bytes read from the pipe at a time
+_INITIAL_SAMPLES = 16000 * 60  # the buffer starts at one minute and doubles
+_SCALE = np.float32(1.0 / 32768.0)  # exact: a power of two, same as dividing by 32768
+_DECODE_TROUBLE = re.compile(r"error|invalid|truncat|missing|concealing", re.IGNORECASE)
+
+
+def decode_audio(binary: str, source: str, spec: FeatureSpec, audio_stream: int | None) -> Audio:
+    """Return ``source``'s audio as (n,) float32 mono at ``spec.sample_rate``.
+
+    :param audio_stream: position among the input's audio streams (``-map 0:a:N``); ``None`` lets
+        ffmpeg pick, as openai-whisper does (the stream marked default, else the one with most channels).
+    """
+    import ffmpeg  # ffmpeg-python builds the command line
+
+    with seekable(source) as readable:
+        stream = ffmpeg.input(ffmpeg_input(readable))
+        selected = stream if audio_stream is None else stream[f"a:{audio_stream}"]
+        only_audio = {"vn": None, "sn": None, "dn": None} if audio_stream is None else {}
+        output = ffmpeg.output(
+            selected, "pipe:1", format="s16le", acodec="pcm_s16le", ac=1, ar=spec.sample_rate, **only_audio
+        )
+        command = with_globals(output.compile(cmd=binary))
+        command.insert(1, "-nostdin")
+        logger.debug("decoding %s: %s", source, " ".join(command))
+        with FfmpegRun(command, readable) as run:
+            assert run.proc is not None and run.proc.stdout is not None
+            samples = read_samples(run.proc.stdout)
+    if run.returncode != 0:
+        _raise_for_streams(source, run.stderr, audio_stream)
+        raise InputError(f"{source}: ffmpeg cannot decode it: {run.cause()}")
+    _warn_on_trouble(source, run.stderr)
+    return Audio(samples=samples, sample_rate=spec.sample_rate, source=source)
+
+
+def read_samples(pipe: IO[bytes]) -> np.ndarray:
+    """Read little-endian int16 samples from ``pipe`` to its end into one (n,) float32 array."""
+    samples = np.empty(_INITIAL_SAMPLES, dtype=np.float32)
+    count = 0
+    chunk = bytearray(CHUNK_BYTES)
+    view = memoryview(chunk)
+    carry = 0  # a byte of a sample split across two reads
+    while True:
+        got = pipe.readinto(view[carry:])  # type: ignore[attr-defined]
+        if not got:
+            break
+        available = carry + got
+        whole = available // 2
+        if count + whole > len(samples):
+            samples.resize(max(2 * len(samples), count + whole), refcheck=False)
+        ints = np.frombuffer(chunk, dtype="<i2", count=whole)
+        np.multiply(ints, _SCALE, out=samples[count : count + whole])
+        del ints  # no view of the chunk may outlive this pass
+        count += whole
+        carry = available - 2 * whole
+        if carry:
+            chunk[0] = chunk[available - 1]
+    view.release()
+    samples.resize(count, refcheck=False)
+    return samples
+
+
+def _raise_for_streams(source: str, stderr: str, audio_stream: int | None) -> None:
+    """When decoding failed for want of a (the chosen) audio stream, say which streams there are."""
+    info = parse_input_dump(stderr, source)
+    if info is None:
+        return
+    audio = info.audio_streams
+    if not audio:
+        raise InputError(f"{source}: no audio stream; it has: {describe_streams(info)}")
+    if audio_stream is not None and audio_stream >= len(audio):
+        listed = ", ".join(f"[{k}] {describe_stream(s, audio_only=True)}" for k, s in enumerate(audio))
+        raise InputError(
+            f"{source}: no audio stream {audio_stream} (audio streams count from 0); it has {len(audio)}: {listed}"
+        )
+
+
+def _warn_on_trouble(source: str, stderr: str) -> None:
+    """ffmpeg carries on over damaged data (a truncated download, a bad sector); say so once."""
+    dump_over = False
+    for line in stderr.splitlines():
+        if line.startswith(("Output #", "Stream mapping:")):
+            dump_over = True
+        elif dump_over and not line[:1].isspace() and _DECODE_TROUBLE.search(line):
+            logger.warning("%s: ffmpeg hit damaged data, the audio may be incomplete: %s", source, line.strip())
+            return

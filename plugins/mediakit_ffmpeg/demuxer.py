@@ -1,0 +1,60 @@
+"""The demux stage object: decode, probe and extract with ffmpeg."""
+
+from __future__ import annotations
+
+import logging
+
+from mediakit.config import DemuxOptions
+from mediakit.errors import ConfigError, InputError
+from mediakit.records import Audio, FeatureSpec, MediaInfo
+
+from .binary import FfmpegNotFound, find_ffmpeg
+from .decode import decode_audio
+from .extract import extract_stream
+from .info import parse_input_dump
+from .process import FfmpegRun, with_globals
+from .sources import check_local, ffmpeg_input
+
+logger = logging.getLogger(__name__)
+
+
+class FfmpegDemuxer:
+    """Reads anything ffmpeg reads: files, ``-`` (standard input) and URLs."""
+
+    def __init__(self, options: DemuxOptions):
+        if options.audio_stream is not None and options.audio_stream < 0:
+            raise ConfigError(
+                f"audio_stream must be 0 or more (audio streams count from 0), got {options.audio_stream}"
+            )
+        self.options = options
+
+    def demux(self, source: str, spec: FeatureSpec) -> Audio:
+        check_local(source)
+        return decode_audio(self._binary(source), source, spec, self.options.audio_stream)
+
+    def probe(self, source: str) -> MediaInfo:
+        check_local(source)
+        return self._probe(source, source)
+
+    def extract(self, source: str, destination: str | None, overwrite: bool = False) -> str:
+        check_local(source)
+        binary = self._binary(source)
+        return extract_stream(binary, source, self._probe, destination, self.options.audio_stream, overwrite)
+
+    def _probe(self, readable: str, name: str) -> MediaInfo:
+        """Describe ``readable`` (``name`` in messages) from the dump of ``ffmpeg -i``."""
+        command = with_globals([self._binary(name), "-i", ffmpeg_input(readable)])
+        if readable != "-":
+            command.insert(1, "-nostdin")
+        with FfmpegRun(command, readable, stdout=None) as run:
+            pass
+        info = parse_input_dump(run.stderr, name)
+        if info is None:
+            raise InputError(f"{name}: ffmpeg cannot read it: {run.cause()}")
+        return info
+
+    def _binary(self, source: str) -> str:
+        try:
+            return find_ffmpeg(self.options.ffmpeg)
+        except FfmpegNotFound as err:
+            raise InputError(f"{source}: cannot decode: {err}") from err

@@ -1,0 +1,135 @@
+"""Running ffmpeg: standard input fed for ``-``, stderr kept in a temporary file, and the cause of a failure.
+
+stderr goes to a file rather than a pipe so that a chatty ffmpeg can never block while we read its
+stdout, and so that the whole input dump is there to parse when something went wrong.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+from typing import IO, Any
+
+from mediakit.errors import InputError
+
+from .sources import STDIN
+
+GLOBAL_ARGS = ["-hide_banner", "-nostats"]
+
+# "[in#0 @ 0x55ae40240d40] message" -> "message"
+_CONTEXT = re.compile(r"^\[[^\]]* @ 0x[0-9a-fA-F]+\]\s*")
+_WRAPPERS = ("Error opening input: ", "Error opening input files: ", "Error opening output files: ")
+_NOISE = re.compile(
+    r"^(Error opening (input|output) file "
+    r"|Conversion failed!?$"
+    r"|At least one output file must be specified"
+    r"|To ignore this, add a trailing '\?' to the map"
+    r"|Failed to set value '.*' for option"
+    r"|Error parsing options for"
+    r"|Exiting normally"
+    r"|Guessed Channel Layout"
+    r"|(Input|Output) #\d"
+    r"|Stream mapping:"
+    r"|Press \[q\]"
+    r"|size=|video:\d|\[q\]"
+    r")"
+)
+
+
+def with_globals(command: list[str]) -> list[str]:
+    """Put mediakit's global options right after the binary (ffmpeg-python appends them at the end)."""
+    return [command[0], *GLOBAL_ARGS, *command[1:]]
+
+
+class FfmpegRun:
+    """One ffmpeg process; use as a context manager, read ``proc.stdout`` inside, then ``stderr``.
+
+    :param source: the input as the user named it; ``-`` feeds this process's standard input.
+    """
+
+    def __init__(self, command: list[str], source: str, *, stdout: Any = subprocess.PIPE):
+        self.command = command
+        self.source = source
+        self._stdout = stdout
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.returncode: int | None = None
+        self.stderr = ""
+        self._errors: IO[bytes] | None = None
+        self._feeder: threading.Thread | None = None
+
+    def __enter__(self) -> "FfmpegRun":
+        stdin, feed_from = _stdin_for(self.source)
+        self._errors = tempfile.TemporaryFile()
+        try:
+            self.proc = subprocess.Popen(self.command, stdin=stdin, stdout=self._stdout, stderr=self._errors)
+        except OSError as err:
+            self._errors.close()
+            raise InputError(f"{self.source}: cannot run ffmpeg ({self.command[0]}): {err.strerror}") from err
+        if feed_from is not None:
+            self._feeder = threading.Thread(target=_feed, args=(feed_from, self.proc.stdin), daemon=True)
+            self._feeder.start()
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        assert self.proc is not None and self._errors is not None
+        if exc_type is not None and self.proc.poll() is None:
+            self.proc.kill()  # we stopped reading: do not leave ffmpeg blocked on a full pipe
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+        self.returncode = self.proc.wait()
+        if self._feeder is not None:
+            self._feeder.join(timeout=5)
+        self._errors.seek(0)
+        self.stderr = self._errors.read().decode("utf-8", errors="replace")
+        self._errors.close()
+
+    def cause(self) -> str:
+        return ffmpeg_cause(self.stderr) or f"ffmpeg exited with status {self.returncode}"
+
+
+def ffmpeg_cause(stderr: str) -> str:
+    """ffmpeg's own words for what went wrong: its last one or two meaningful stderr lines, on one line."""
+    causes: list[str] = []
+    for raw in stderr.splitlines():
+        if not raw.strip() or raw[:1].isspace():  # blank, or part of the indented input dump
+            continue
+        line = _CONTEXT.sub("", raw.strip())
+        for wrapper in _WRAPPERS:
+            if line.startswith(wrapper):
+                line = line[len(wrapper) :]
+        line = line.rstrip(".").strip()
+        if not line or _NOISE.match(line):
+            continue
+        if line in causes:
+            causes.remove(line)
+        causes.append(line)
+    return "; ".join(causes[-2:])
+
+
+def _stdin_for(source: str) -> tuple[Any, IO[bytes] | None]:
+    """What the child's stdin is: our own file descriptor, a pipe fed from a file-like object, or nothing."""
+    if source != STDIN:
+        return subprocess.DEVNULL, None
+    stream = getattr(sys.stdin, "buffer", sys.stdin)
+    try:
+        stream.fileno()
+    except (AttributeError, OSError, ValueError):  # replaced by a test runner or an embedding app
+        return subprocess.PIPE, stream
+    return stream, None
+
+
+def _feed(source: IO[bytes], sink: IO[bytes] | None) -> None:
+    assert sink is not None
+    try:
+        shutil.copyfileobj(source, sink, 1 << 16)
+    except (OSError, ValueError, TypeError):  # ffmpeg stopped reading (probe needs only the start), or no input
+        pass
+    finally:
+        try:
+            sink.close()
+        except OSError:
+            pass

@@ -214,7 +214,8 @@ def read_openai(path: Path) -> Checkpoint:
         except RuntimeError:  # not a zip-format file: mmap needs one
             data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # torch raises many types for a damaged or foreign file
-        raise StageError(f"cannot load {path} as an openai-whisper checkpoint: {err}") from err
+        reason = next((line.strip() for line in str(err).splitlines() if line.strip()), type(err).__name__)
+        raise StageError(f"cannot load {path} as an openai-whisper checkpoint: {reason}") from err
     if not isinstance(data, dict) or "model_state_dict" not in data:
         raise StageError(f"{path}: not an openai-whisper checkpoint (no model_state_dict)")
     sd = dict(data["model_state_dict"])

@@ -103,7 +103,8 @@ class Segment:
         if self.words is None:
             del data["words"]
         else:
-            data["words"] = [asdict(w) for w in self.words]
+            # openai-whisper's key order, so our JSON files match its byte for byte
+            data["words"] = [{"word": w.word, "start": w.start, "end": w.end, "probability": w.probability} for w in self.words]
         return data
 
     @classmethod

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from typing import Annotated, Optional
@@ -25,6 +26,8 @@ from ..inputs import expand_inputs
 from ..pipeline import resolve
 from .common import get_host
 from .progress import make_events
+
+log = logging.getLogger(__name__)
 
 
 def str2bool(value: str) -> bool:
@@ -113,6 +116,16 @@ def transcribe(
     audio_stream: Annotated[Optional[int], _opt("--audio_stream", help="Which audio stream (0 = first); default: the default stream.", rich_help_panel=INPUT)] = None,
 ) -> None:
     """Transcribe media files and write txt, vtt, srt, tsv and json next to each other."""
+    layout = {"highlight_words": str2bool(highlight_words), "max_line_width": max_line_width,
+              "max_line_count": max_line_count, "max_words_per_line": max_words_per_line}
+    if not str2bool(word_timestamps):
+        for option, value in layout.items():
+            if value:
+                raise typer.BadParameter(f"--{option} requires --word_timestamps True")
+    if max_line_count and not max_line_width:
+        log.warning("--max_line_count has no effect without --max_line_width")
+    if max_words_per_line and max_line_width:
+        log.warning("--max_words_per_line has no effect with --max_line_width")
     to_stdout = stdout or output_dir == "-"
     show_segments = verbose is not None and str2bool(verbose)
     increment = optional_float(temperature_increment_on_fallback)

@@ -19,7 +19,7 @@ import numpy as np
 from mediakit.errors import InputError
 from mediakit.records import Audio, FeatureSpec
 
-from .info import describe_stream, describe_streams, parse_input_dump
+from .info import describe_stream, no_audio_message, parse_input_dump
 from .process import FfmpegRun, with_globals
 from .sources import ffmpeg_input, seekable
 
@@ -93,7 +93,7 @@ def _raise_for_streams(source: str, stderr: str, audio_stream: int | None) -> No
         return
     audio = info.audio_streams
     if not audio:
-        raise InputError(f"{source}: no audio stream; it has: {describe_streams(info)}")
+        raise InputError(no_audio_message(info))
     if audio_stream is not None and audio_stream >= len(audio):
         listed = ", ".join(f"[{k}] {describe_stream(s, audio_only=True)}" for k, s in enumerate(audio))
         raise InputError(

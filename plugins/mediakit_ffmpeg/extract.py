@@ -20,7 +20,7 @@ from typing import Callable, Iterator
 from mediakit.errors import ConfigError, InputError
 from mediakit.records import MediaInfo, StreamInfo
 
-from .info import default_audio_index, describe_stream, describe_streams
+from .info import default_audio_index, describe_stream, no_audio_message
 from .process import FfmpegRun, with_globals
 from .sources import ffmpeg_input, seekable, stem_of
 
@@ -60,7 +60,7 @@ def choose_audio_stream(info: MediaInfo, audio_stream: int | None) -> tuple[int,
     """Return (position among the audio streams, the stream) for ``audio_stream``, or raise InputError."""
     audio = info.audio_streams
     if not audio:
-        raise InputError(f"{info.source}: no audio stream; it has: {describe_streams(info)}")
+        raise InputError(no_audio_message(info))
     position = default_audio_index(info) if audio_stream is None else audio_stream
     assert position is not None
     if position >= len(audio):

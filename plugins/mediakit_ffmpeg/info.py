@@ -89,6 +89,13 @@ def parse_input_dump(text: str, source: str) -> MediaInfo | None:
     )
 
 
+def no_audio_message(info: MediaInfo) -> str:
+    """Why ``info`` cannot be transcribed: it has no audio stream (and what it has instead)."""
+    if info.container == "tty":  # ffmpeg shows text files (.txt, .ans...) as ANSI-art video
+        return f"{info.source}: a text file, not media (ffmpeg reads it as ANSI art, with no audio stream)"
+    return f"{info.source}: no audio stream; it has: {describe_streams(info)}"
+
+
 def describe_streams(info: MediaInfo) -> str:
     """One line listing every stream, for error messages: ``#0 video h264 64x48, #1 audio aac 44100 Hz stereo eng``."""
     return ", ".join(describe_stream(s) for s in info.streams) or "none"

@@ -107,7 +107,10 @@ def ffmpeg_cause(stderr: str) -> str:
         if line in causes:
             causes.remove(line)
         causes.append(line)
-    return "; ".join(causes[-2:])
+    last = causes[-2:]
+    if len(last) == 2 and last[0].endswith(last[1]):  # "Connection to ... failed: Connection refused"
+        last = last[:1]
+    return "; ".join(last)
 
 
 def _stdin_for(source: str) -> tuple[Any, IO[bytes] | None]:

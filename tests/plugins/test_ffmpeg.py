@@ -222,6 +222,12 @@ def test_not_media(tmp_path, content):
     assert error_of(FfmpegDemuxer(DemuxOptions()).probe, str(path)).startswith(f"{path}: ffmpeg cannot read it: Invalid data")
 
 
+def test_text_file(tmp_path):
+    notes = tmp_path / "notes.txt"  # by its name, ffmpeg takes it for ANSI art: a video without audio
+    notes.write_text("Meeting notes\n" * 100)
+    assert error_of(demux, notes) == f"{notes}: a text file, not media (ffmpeg reads it as ANSI art, with no audio stream)"
+
+
 def test_truncated_file(media, tmp_path):
     cut = tmp_path / "cut.mp4"
     cut.write_bytes(media["mp4"].read_bytes()[:40_000])  # the index (moov) is at the end

@@ -16,11 +16,11 @@ _SOURCE_HELP = "A media file, - for standard input, or a URL."
 
 
 def probe(
-    source: Annotated[str, typer.Argument(metavar="FILE", help=_SOURCE_HELP, show_default=False)],
+    file: Annotated[str, typer.Argument(help=_SOURCE_HELP, show_default=False)],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """Show the container and streams of a media file (what `ffmpeg -i` tells), without decoding it."""
-    info = demuxer_for(get_host().pm, source, DemuxOptions()).probe(source)
+    info = demuxer_for(get_host().pm, file, DemuxOptions()).probe(file)
     if as_json:
         typer.echo(json.dumps(info.to_dict(), indent=2, ensure_ascii=False))
     else:
@@ -28,7 +28,7 @@ def probe(
 
 
 def extract(
-    source: Annotated[str, typer.Argument(metavar="FILE", help=_SOURCE_HELP, show_default=False)],
+    file: Annotated[str, typer.Argument(help=_SOURCE_HELP, show_default=False)],
     output: Annotated[
         Optional[str],
         typer.Option("--output", "-o", help="Output file, or a directory for <name>.<ext> [default: <name>.<ext> here]."),
@@ -40,8 +40,8 @@ def extract(
     force: Annotated[bool, typer.Option("--force", help="Replace the output file if it exists.")] = False,
 ) -> None:
     """Copy an audio stream out without re-encoding, into a file type that fits its codec (aac -> .m4a, ...)."""
-    demuxer = demuxer_for(get_host().pm, source, DemuxOptions(audio_stream=audio_stream))
-    written = demuxer.extract(source, output, overwrite=True) if force else demuxer.extract(source, output)
+    demuxer = demuxer_for(get_host().pm, file, DemuxOptions(audio_stream=audio_stream))
+    written = demuxer.extract(file, output, overwrite=True) if force else demuxer.extract(file, output)
     typer.echo(written)
 
 

@@ -74,9 +74,19 @@ class WindowBatch:
         return int(self.features.shape[0])
 
     def subset(self, index: Sequence[int]) -> "WindowBatch":
+        """The batch of some of these windows; their cross-attention and prompt caches are copied, not recomputed."""
         if list(index) == list(range(self.size)):
             return self
-        return WindowBatch(self.runtime, self.features[list(index)])
+        child = WindowBatch(self.runtime, self.features[list(index)])
+        if self._base is not None and hasattr(self._base.state, "select"):
+            rows = torch.tensor(list(index), dtype=torch.long, device=self.features.device)
+            state = self._base.state.select(rows)
+            state.rewind(self._base.offset)
+            child._prompt = self._prompt
+            child._base = _Started(
+                state, self._base.offset, self._base.last_logits[rows], [self._base.no_speech[i] for i in index]
+            )
+        return child
 
     def _run_prompt(self, tokens: list[int], sot_index: int, no_speech: int | None) -> _Started:
         state = self.runtime.new_state(self.features, repeat=1)

@@ -151,3 +151,11 @@ def test_bad_options_are_config_errors():
 def test_zh_script_converts_between_scripts():
     assert converter("simplified")("廣州市房地產") == "广州市房地产"
     assert converter("traditional")("广州市房地产") == "廣州市房地產"
+
+
+def test_batched_fallback_redecodes_only_the_failing_window_from_copied_caches():
+    loop = [ts(0)] + [5, 6, 7, 8] * 12 + [ts(9)]
+    script = {0: Window(loop), 3000: Window([ts(0), 7, ts(2)])}
+    result, runtime, _ = decode(script, batch_size=4, repetition_guard=False)
+    assert [(s.text[:12], s.temperature) for s in result.segments] == [(" w5 w6 w7 w8", 1.0), (" w7", 0.0)]
+    assert runtime.calls["new_state"] == 1 and runtime.calls["encode"] == 1

@@ -154,8 +154,9 @@ def decode_windows(
     sampled = torch.empty((n_rows, 0), dtype=torch.long, device=device)
     logits = started.last_logits.clone()
     length = len(tokens)
+    column = None  # (N, 1) the tokens chosen at the previous step
     for i in range(n_ctx // 2):
-        if i > 0:
+        if column is not None:
             logits = runtime.logits(column, state, last_only=True)[:, -1].float()  # (N, n_vocab)
         for f in filters:
             f.apply(logits, sampled)

@@ -22,7 +22,7 @@ from mediakit.errors import StageError
 
 from .ct2 import read_model_bin
 from .locate import detect_format, model_bin_parts
-from .model import ModelDims
+from .model import ModelDims, sinusoids
 
 log = logging.getLogger(__name__)
 
@@ -142,7 +142,9 @@ def _ct2_to_openai(variables: dict[str, torch.Tensor], d: int, n_enc: int, n_dec
 
     put("encoder.conv1", "encoder/conv1")
     put("encoder.conv2", "encoder/conv2")
-    sd["encoder.positional_embedding"] = variables["encoder/position_encodings/encodings"]
+    # converters that leave out the fixed encoder sinusoids: recompute them for a 30 s window (1500 positions)
+    positions = variables.get("encoder/position_encodings/encodings")
+    sd["encoder.positional_embedding"] = positions if positions is not None else sinusoids(1500, d)
     for i in range(n_enc):
         self_attention(f"encoder.blocks.{i}", f"encoder/layer_{i}")
     norm("encoder.ln_post", "encoder/layer_norm")

@@ -211,3 +211,14 @@ def test_threads_option_sets_torch_threads(tmp_path, reference):
         assert torch.get_num_threads() == 1 and runtime.dims == DIMS
     finally:
         torch.set_num_threads(before)
+
+
+def test_ct2_without_stored_encoder_sinusoids_recomputes_them(tmp_path, reference):
+    from mediakit_whisper.model import sinusoids
+
+    variables = ct2_variables(reference)
+    del variables["encoder/position_encodings/encodings"]
+    (tmp_path / "model.bin").write_bytes(ct2_bytes(variables, {}))
+    checkpoint = read_checkpoint(tmp_path)
+    assert checkpoint.dims.n_audio_ctx == 1500
+    torch.testing.assert_close(checkpoint.state_dict["encoder.positional_embedding"], sinusoids(1500, DIMS.n_audio_state))

@@ -19,7 +19,7 @@ import numpy as np
 from mediakit.errors import InputError
 from mediakit.records import Audio, FeatureSpec
 
-from .info import describe_stream, no_audio_message, parse_input_dump
+from .info import missing_stream_message, no_audio_message, parse_input_dump
 from .process import FfmpegRun, with_globals
 from .sources import ffmpeg_input, seekable
 
@@ -95,10 +95,7 @@ def _raise_for_streams(source: str, stderr: str, audio_stream: int | None) -> No
     if not audio:
         raise InputError(no_audio_message(info))
     if audio_stream is not None and audio_stream >= len(audio):
-        listed = ", ".join(f"[{k}] {describe_stream(s, audio_only=True)}" for k, s in enumerate(audio))
-        raise InputError(
-            f"{source}: no audio stream {audio_stream} (audio streams count from 0); it has {len(audio)}: {listed}"
-        )
+        raise InputError(missing_stream_message(info, audio_stream))
 
 
 def _warn_on_trouble(source: str, stderr: str) -> None:

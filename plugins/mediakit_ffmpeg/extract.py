@@ -9,18 +9,15 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
-import sys
 import tempfile
-from contextlib import contextmanager
-from pathlib import Path
 from dataclasses import replace
-from typing import Callable, Iterator
+from pathlib import Path
+from typing import Callable
 
 from mediakit.errors import ConfigError, InputError
 from mediakit.records import MediaInfo, StreamInfo
 
-from .info import default_audio_index, describe_stream, no_audio_message
+from .info import default_audio_index, missing_stream_message, no_audio_message
 from .process import FfmpegRun, with_globals
 from .sources import ffmpeg_input, seekable, stem_of
 
@@ -64,10 +61,7 @@ def choose_audio_stream(info: MediaInfo, audio_stream: int | None) -> tuple[int,
     position = default_audio_index(info) if audio_stream is None else audio_stream
     assert position is not None
     if position >= len(audio):
-        listed = ", ".join(f"[{k}] {describe_stream(s, audio_only=True)}" for k, s in enumerate(audio))
-        raise InputError(
-            f"{info.source}: no audio stream {position} (audio streams count from 0); it has {len(audio)}: {listed}"
-        )
+        raise InputError(missing_stream_message(info, position))
     return position, audio[position]
 
 

@@ -96,6 +96,13 @@ def no_audio_message(info: MediaInfo) -> str:
     return f"{info.source}: no audio stream; it has: {describe_streams(info)}"
 
 
+def missing_stream_message(info: MediaInfo, audio_stream: int) -> str:
+    """``audio_stream`` is past the last audio stream: say which there are."""
+    audio = info.audio_streams
+    listed = ", ".join(f"[{k}] {describe_stream(s, audio_only=True)}" for k, s in enumerate(audio))
+    return f"{info.source}: no audio stream {audio_stream} (audio streams count from 0); it has {len(audio)}: {listed}"
+
+
 def describe_streams(info: MediaInfo) -> str:
     """One line listing every stream, for error messages: ``#0 video h264 64x48, #1 audio aac 44100 Hz stereo eng``."""
     return ", ".join(describe_stream(s) for s in info.streams) or "none"

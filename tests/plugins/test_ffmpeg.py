@@ -21,7 +21,6 @@ from mediakit_ffmpeg import FfmpegDemuxer
 from mediakit_ffmpeg import plugin as ffmpeg_plugin
 
 SPEC = FeatureSpec()
-FFMPEG = None  # set by the ffmpeg_exe fixture
 
 
 @pytest.fixture(scope="session")

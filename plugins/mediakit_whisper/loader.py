@@ -67,6 +67,7 @@ def build_runtime(checkpoint: Checkpoint, name: str, options: ModelOptions) -> W
         raise StageError(f"{checkpoint.source}: the weights do not fit a Whisper model ({first})") from err
     module = module.to(device).eval().requires_grad_(False)
     if quantized:
+        module.decoder.untie_output()  # the output projection is the largest matrix: quantize it too
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             module = torch.ao.quantization.quantize_dynamic(module, {nn.Linear}, dtype=torch.qint8)

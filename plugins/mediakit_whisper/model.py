@@ -159,6 +159,14 @@ class TextDecoder(nn.Module):
             [ResidualAttentionBlock(n_state, n_head, cross_attention=True) for _ in range(n_layer)]
         )
         self.ln = nn.LayerNorm(n_state)
+        # Optional separate output layer (int8 quantization gives the tied projection its own quantized copy).
+        self.output: nn.Module | None = None
+
+    def untie_output(self) -> None:
+        """Give the output projection its own Linear sharing the embedding weight, so it can be quantized."""
+        output = nn.Linear(self.token_embedding.embedding_dim, self.token_embedding.num_embeddings, bias=False)
+        output.weight = self.token_embedding.weight
+        self.output = output
 
     def embed(self, tokens: Tensor, offset: int) -> Tensor:
         positions = self.positional_embedding[offset : offset + tokens.shape[-1]]  # (T, C)
@@ -167,6 +175,8 @@ class TextDecoder(nn.Module):
     def project(self, x: Tensor) -> Tensor:
         """Final LayerNorm and the tied output projection: (B, T, C) -> float32 logits (B, T, n_vocab)."""
         x = self.ln(x)
+        if self.output is not None:
+            return self.output(x).float()
         return (x @ self.token_embedding.weight.to(x.dtype).T).float()
 
     def forward(self, tokens: Tensor, xa: Tensor) -> Tensor:

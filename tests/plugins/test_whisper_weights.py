@@ -13,6 +13,7 @@ import pytest
 import torch
 
 import mediakit_whisper
+from conftest import JFK_REFERENCE, normalize
 from mediakit.config import ModelOptions
 from mediakit.records import FeatureSpec
 from mediakit_whisper import locate
@@ -94,6 +95,15 @@ def test_tiny_en_transcribes_jfk_exactly(tiny_en, jfk_mel):
     assert not tiny_en.is_multilingual and tokenizer.sot_sequence == (50257,)
     tokens = greedy(tiny_en, tiny_en.encode(jfk_mel), list(tokenizer.sot_sequence_including_notimestamps), tokenizer.eot)
     assert tokenizer.decode(tokens).strip() == JFK_TINY_EN
+
+
+def test_int8_quantized_tiny_en_still_transcribes_jfk(jfk_mel):
+    quantized = mediakit_whisper.load("tiny.en", ModelOptions(device="cpu", compute_type="int8"))
+    assert quantized.quantized and quantized.module.decoder.output is not None  # projection quantized too
+    tokenizer = quantized.get_tokenizer()
+    prompt = list(tokenizer.sot_sequence_including_notimestamps)
+    tokens = greedy(quantized, quantized.encode(jfk_mel), prompt, tokenizer.eot)
+    assert normalize(tokenizer.decode(tokens)) == JFK_REFERENCE
 
 
 def test_builtin_models_carry_their_config_alignment_heads(base, tiny_en):

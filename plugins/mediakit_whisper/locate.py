@@ -46,7 +46,7 @@ def detect_format(path: Path) -> str | None:
         return None
     if (path / "model.bin").is_file() or (path / "model.bin.part1").is_file():
         return "ct2"
-    if (path / "config.json").is_file() and any(path.glob("*.safetensors")):
+    if (path / "config.json").is_file() and (any(path.glob("*.safetensors")) or (path / "pytorch_model.bin").is_file()):
         return "huggingface"
     return None
 

@@ -3,7 +3,8 @@
 * CTranslate2 directories: ``model.bin`` (or ``model.bin.part1``, ``.part2``, ...), ``config.json``,
   ``tokenizer.json`` / ``vocabulary.txt``.
 * openai-whisper checkpoints: a ``.pt`` file holding ``{"dims": {...}, "model_state_dict": {...}}``.
-* Hugging Face transformers directories: ``config.json`` + ``model.safetensors`` (or shards).
+* Hugging Face transformers directories: ``config.json`` + ``model.safetensors`` (or shards, or an older
+  ``pytorch_model.bin``).
 
 Dimensions come from tensor shapes; only the head counts come from the file's configuration.
 """
@@ -280,19 +281,23 @@ def hf_to_openai_name(key: str) -> str | None:
 
 
 def read_huggingface(directory: Path) -> Checkpoint:
-    """A transformers Whisper directory: ``config.json`` and ``model.safetensors`` (or several shards)."""
-    from safetensors import SafetensorError
+    """A transformers Whisper directory: ``config.json`` and ``model.safetensors`` (shards, or ``pytorch_model.bin``)."""
     from safetensors.torch import load_file
 
     config = _read_json(directory / "config.json")
     if config.get("model_type") not in (None, "whisper"):
         raise StageError(f"{directory}: a Hugging Face {config.get('model_type')} model, not Whisper")
     sd: dict[str, torch.Tensor] = {}
-    for file in sorted(directory.glob("*.safetensors")):
+    files = sorted(directory.glob("*.safetensors")) or [directory / "pytorch_model.bin"]
+    for file in files:
         try:
-            tensors = load_file(str(file))
-        except (SafetensorError, OSError) as err:
-            raise StageError(f"cannot read {file}: {err}") from err
+            if file.suffix == ".safetensors":
+                tensors = load_file(str(file))
+            else:  # older transformers checkpoints: a pickled state dict
+                tensors = torch.load(file, map_location="cpu", weights_only=True)
+        except Exception as err:  # safetensors and torch raise many types for a damaged file
+            reason = next((line.strip() for line in str(err).splitlines() if line.strip()), type(err).__name__)
+            raise StageError(f"cannot read {file}: {reason}") from err
         for key, tensor in tensors.items():
             if (name := hf_to_openai_name(key)) is not None:
                 sd[name] = tensor

@@ -188,3 +188,21 @@ def test_models_list_cli_reports_availability_location_and_languages(tmp_path, m
     assert table.exit_code == 0
     line = next(line for line in table.output.splitlines() if line.startswith("small.en "))
     assert "yes" in line and "English-only" in line and str(mine / "small.en.pt") in line
+
+
+@pytest.mark.weights
+def test_the_host_loads_names_and_paths_through_the_plugin_hooks(tmp_path):
+    from mediakit.errors import StageNotFoundError
+    from mediakit.pipeline import load_model
+    from mediakit.testing import make_plugin_manager
+
+    if locate.packaged_weights("tiny.en") is None:
+        pytest.skip("the tiny.en weight package is not installed")
+    pm = make_plugin_manager()
+    by_name = load_model(pm, ModelOptions(name="tiny.en", device="cpu", model_dir=str(tmp_path)))
+    assert by_name.name == "tiny.en" and by_name.source == str(locate.packaged_weights("tiny.en"))
+    assert by_name.feature_spec.n_mels == 80 and not by_name.is_multilingual
+    by_path = load_model(pm, ModelOptions(name=by_name.source, device="cpu"))
+    assert by_path.format == "ct2" and by_path.alignment_heads == by_name.alignment_heads
+    with pytest.raises(StageNotFoundError, match="unknown model 'tiny-v9'; available: .*tiny.en"):
+        load_model(pm, ModelOptions(name="tiny-v9"))

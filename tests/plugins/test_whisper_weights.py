@@ -182,16 +182,20 @@ def tiny_en_files(tmp_path_factory, tiny_en):
     }  # fmt: skip
     (hf / "config.json").write_text(json.dumps(config))
     (hf / "generation_config.json").write_text(json.dumps({"alignment_heads": [[2, 1], [3, 5]]}))
-    return pt, renamed, hf
+    older = root / "whisper-tiny.en-bin"  # transformers before safetensors: pytorch_model.bin
+    older.mkdir()
+    torch.save(tensors, older / "pytorch_model.bin")
+    (older / "config.json").write_text(json.dumps(config))
+    return pt, renamed, hf, older
 
 
 def test_ct2_pt_and_safetensors_give_the_same_logits(tiny_en, tiny_en_files, jfk_mel):
-    pt, renamed, hf = tiny_en_files
+    pt, renamed, hf, older = tiny_en_files
     tokenizer = tiny_en.get_tokenizer()
     tokens = torch.tensor([list(tokenizer.sot_sequence_including_notimestamps) + tokenizer.encode(" And so my fellow")])
     reference = tiny_en.logits_full(tokens, tiny_en.encode(jfk_mel))
     loaded = {}
-    for path in (pt, hf):
+    for path in (pt, hf, older):
         other = loaded[path] = mediakit_whisper.load(str(path), ModelOptions(device="cpu"))
         assert other.dims == tiny_en.dims
         got = other.logits(tokens, other.new_state(other.encode(jfk_mel)))
@@ -209,7 +213,7 @@ def test_ct2_pt_and_safetensors_give_the_same_logits(tiny_en, tiny_en_files, jfk
 def test_the_plugin_loads_a_path_and_declines_what_it_cannot_read(tiny_en_files, tmp_path):
     from mediakit_whisper import plugin
 
-    pt, _, _ = tiny_en_files
+    pt, *_ = tiny_en_files
     runtime = plugin.mediakit_load_model_path(str(pt), ModelOptions(device="cpu"))
     assert runtime.name == "tiny.en" and runtime.format == "openai"
     (tmp_path / "notes.txt").write_text("hello")

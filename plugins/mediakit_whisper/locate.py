@@ -201,7 +201,7 @@ def download_official(name: str, directory: Path, timeout: float = 30.0) -> Path
     handle, temp_name = tempfile.mkstemp(dir=directory, prefix=f".{official.file}.", suffix=".part")
     temp = Path(temp_name)
     digest = hashlib.sha256()
-    log.info("downloading %s from %s", official.file, url)
+    log.warning("downloading %s (~%d MB) from %s into %s", official.file, official.approx_bytes // 10**6, url, directory)
     try:
         with os.fdopen(handle, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
             while chunk := response.read(1 << 20):

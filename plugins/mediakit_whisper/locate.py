@@ -38,9 +38,11 @@ _HF_REPOS = {
 
 def detect_format(path: Path) -> str | None:
     """``ct2``, ``openai``, ``huggingface`` or None for a file or directory mediakit cannot read."""
-    if path.is_file():
+    if path.is_file():  # a file inside a model folder stands for the folder
         if path.name == "model.bin":
             return "ct2"
+        if path.suffix == ".safetensors" or path.name == "pytorch_model.bin":
+            return "huggingface" if (path.parent / "config.json").is_file() else None
         return "openai" if path.suffix in {".pt", ".pth"} else None
     if not path.is_dir():
         return None

@@ -46,7 +46,7 @@ class Checkpoint:
 def read_checkpoint(path: Path) -> Checkpoint:
     """Read weights in any supported format; StageError naming the path when they cannot be used."""
     kind = detect_format(path)
-    if path.is_file() and path.name == "model.bin":
+    if path.is_file() and kind in ("ct2", "huggingface"):
         path = path.parent
     if kind == "ct2":
         return read_ct2(path)

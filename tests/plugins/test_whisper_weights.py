@@ -204,6 +204,8 @@ def test_ct2_pt_and_safetensors_give_the_same_logits(tiny_en, tiny_en_files, jfk
         assert other.get_tokenizer().encode(" Americans") == tokenizer.encode(" Americans")
 
     assert loaded[hf].alignment_heads == ((2, 1), (3, 5))  # generation_config.json
+    # naming the weights file inside a folder loads the folder
+    assert mediakit_whisper.load(str(older / "pytorch_model.bin")).format == "huggingface"
     # .pt files carry no heads: openai's built-in ones by name, else all heads of the last half of the layers
     assert loaded[pt].alignment_heads == tiny_en.alignment_heads
     renamed_heads = mediakit_whisper.load(str(renamed)).alignment_heads

@@ -168,6 +168,20 @@ class FakeRuntime:
         return logits
 
 
+class AligningRuntime(FakeRuntime):
+    """A fake whose alignment heads attend token k of the aligned sequence to frames [25k, 25k + 25) (0.5 s each)."""
+
+    def logits_full(self, tokens: torch.Tensor, audio_features: torch.Tensor) -> torch.Tensor:
+        return torch.zeros(tokens.shape[0], tokens.shape[1], N_VOCAB)
+
+    def alignment_attention(self, tokens: torch.Tensor, audio_features: torch.Tensor, audio_positions=None):
+        n_tokens, n_frames = tokens.shape[1], audio_positions or 1500
+        weights = torch.full((1, n_tokens, n_frames), 1e-6)
+        for k in range(n_tokens):
+            weights[0, k, min(25 * k, n_frames - 1) : min(25 * k + 25, n_frames)] = 1.0
+        return weights / weights.sum(dim=-1, keepdim=True)
+
+
 def fake_features(seconds: float, spec: FeatureSpec = FeatureSpec()) -> Features:
     """Features whose value at frame f is f, plus 30 s of padding frames."""
     content = int(seconds * spec.frames_per_second)

@@ -11,7 +11,7 @@ from mediakit.errors import ConfigError
 from mediakit_decode.decoder import WhisperDecoder
 from mediakit_decode.script import converter
 from mediakit.testing import make_plugin_manager
-from test_decode_fakes import SOT_PREV, ZH, FakeRuntime, Window, fake_features, ts
+from test_decode_fakes import SOT_PREV, ZH, AligningRuntime, FakeRuntime, Window, fake_features, ts
 
 FAST = dict(beam_size=2, best_of=2, language="en")
 
@@ -159,3 +159,18 @@ def test_batched_fallback_redecodes_only_the_failing_window_from_copied_caches()
     result, runtime, _ = decode(script, batch_size=4, repetition_guard=False)
     assert [(s.text[:12], s.temperature) for s in result.segments] == [(" w5 w6 w7 w8", 1.0), (" w7", 0.0)]
     assert runtime.calls["new_state"] == 1 and runtime.calls["encode"] == 1
+
+
+def test_word_timestamps_are_aligned_offset_and_snap_the_segments():
+    # window at 30 s: words w5 w6 | w7; the aligner puts aligned token k at 0.5 k s from the window start
+    script = {0: Window([ts(0), 4, ts(30)]), 3000: Window([ts(0), 5, 6, ts(2), ts(2), 7, ts(3)])}
+    runtime = AligningRuntime(script)
+    options = DecodeOptions(**{**FAST, "word_timestamps": True})
+    result = WhisperDecoder(options).decode(runtime, fake_features(40.0))
+    later = [s for s in result.segments if s.seek == 3000]
+    words = [w for s in later for w in s.words]
+    assert [w.word for w in words] == [" w5", " w6", " w7"]
+    assert all(30.0 <= w.start <= w.end <= 40.0 for w in words)
+    assert [w.start for w in words] == sorted(w.start for w in words)
+    assert all(s.start == s.words[0].start and s.end == s.words[-1].end for s in later)
+    assert all(w.probability == pytest.approx(0.01) for w in words)  # uniform fake logits over 100 text tokens

@@ -7,7 +7,6 @@ preallocated), then feeds it the prompt and one token per row at a time.
 
 from __future__ import annotations
 
-import logging
 import threading
 from pathlib import Path
 
@@ -19,8 +18,6 @@ from mediakit.records import FeatureSpec
 
 from .model import ModelDims, Whisper
 from .tokenizer import Tokenizer, build_encoding, num_languages_for
-
-log = logging.getLogger(__name__)
 
 
 class DecoderState:

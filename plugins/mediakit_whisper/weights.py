@@ -12,7 +12,6 @@ Dimensions come from tensor shapes; only the head counts come from the file's co
 from __future__ import annotations
 
 import json
-import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,8 +23,6 @@ from mediakit.errors import StageError
 from .ct2 import read_model_bin
 from .locate import detect_format, model_bin_parts
 from .model import ModelDims, sinusoids
-
-log = logging.getLogger(__name__)
 
 #: Files that hold the BPE vocabulary of a model, in order of preference.
 VOCAB_FILES = ("tokenizer.json", "vocab.json", "vocabulary.txt")

@@ -59,7 +59,8 @@ def mediakit_make_demuxer(source: str, options: DemuxOptions) -> Demuxer | None:
     :param source: the input as the user gave it: a file path, ``-`` for standard input, or a URL.
     :param options: the run's :class:`~mediakit.config.DemuxOptions` (stream choice, ffmpeg binary).
     :return: an object with ``demux(source, spec) -> Audio``, ``probe(source) -> MediaInfo`` and
-        ``extract(source, destination) -> str`` (see :class:`mediakit.stages.Demuxer`), or ``None``.
+        ``extract(source, destination, overwrite=False) -> str`` (see :class:`mediakit.stages.Demuxer`),
+        or ``None``.
 
     ``firstresult``: the first non-``None`` answer is used; plugins are asked in reverse
     registration order and ``trylast`` implementations last.

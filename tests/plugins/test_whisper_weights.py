@@ -221,3 +221,18 @@ def test_the_plugin_loads_a_path_and_declines_what_it_cannot_read(tiny_en_files,
     (tmp_path / "notes.txt").write_text("hello")
     assert plugin.mediakit_load_model_path(str(tmp_path / "notes.txt"), ModelOptions()) is None
     assert plugin.mediakit_load_model_path(str(tmp_path), ModelOptions()) is None
+
+
+def test_same_numbers_as_openai_whisper_with_the_same_weights(tiny_en, jfk_mel):
+    """Where openai-whisper is installed (the benchmark's reference), its module agrees with ours."""
+    openai_model = pytest.importorskip("whisper.model")
+    reference = openai_model.Whisper(openai_model.ModelDimensions(**asdict(tiny_en.dims)))
+    reference.load_state_dict(tiny_en.module.state_dict())  # our parameter names are openai-whisper's
+    tokenizer = tiny_en.get_tokenizer()
+    tokens = torch.tensor([list(tokenizer.sot_sequence_including_notimestamps) + tokenizer.encode(" And so my")])
+    with torch.no_grad():
+        want_features = reference.eval().encoder(jfk_mel[None])
+        want = reference.decoder(tokens, want_features)
+    features = tiny_en.encode(jfk_mel)
+    torch.testing.assert_close(features, want_features, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(tiny_en.logits(tokens, tiny_en.new_state(features)), want, atol=1e-3, rtol=1e-4)

@@ -101,10 +101,10 @@ class TimestampRules:
             steps = torch.arange(logits.shape[1] - tb, device=logits.device)  # (n_ts,)
             logits[:, tb:].masked_fill_(steps[None, :] < bound[:, None], NEG_INF)
 
-        logprobs = torch.log_softmax(logits.float(), dim=-1)
-        timestamp_logprob = logprobs[:, tb:].logsumexp(dim=-1)  # (N,)
-        max_text_logprob = logprobs[:, :tb].max(dim=-1).values  # (N,)
-        logits[:, :tb].masked_fill_((timestamp_logprob > max_text_logprob)[:, None], NEG_INF)
+        # log P(any timestamp) > max log P(text token); the softmax normaliser cancels on both sides
+        timestamp_mass = logits[:, tb:].float().logsumexp(dim=-1)  # (N,)
+        best_text = logits[:, :tb].float().max(dim=-1).values  # (N,)
+        logits[:, :tb].masked_fill_((timestamp_mass > best_text)[:, None], NEG_INF)
 
 
 def build_filters(tokenizer, options, *, without_timestamps: bool, precision: float) -> list[LogitFilter]:

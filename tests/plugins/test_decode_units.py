@@ -22,6 +22,15 @@ from test_decode_fakes import EOT, N_VOCAB, NO_SPEECH, NO_TIMESTAMPS, SOT, TS, F
 TOK = FakeTokenizer()
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny tensors: one thread avoids thread start-up costs on a busy machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def allowed(logits: torch.Tensor) -> set[int]:
     return set(torch.nonzero(torch.isfinite(logits[0])).flatten().tolist())
 

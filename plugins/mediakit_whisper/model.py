@@ -70,6 +70,21 @@ class MultiHeadAttention(nn.Module):
         y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal)  # (B, H, T, D)
         return self.out(self.merge_heads(y))
 
+    def attend_grouped(self, x: Tensor, k: Tensor, v: Tensor, group: int) -> Tensor:
+        """Unmasked attention where each run of ``group`` rows of ``x`` (B*R, T, C) shares one row of
+        ``k``/``v`` (B, H, S, D), as the beams of one audio window share its cross-attention keys/values.
+
+        The rows of a group are folded into the query length, so keys/values are read once per group.
+        """
+        if group == 1:
+            return self.attend(x, k, v)
+        q = self.split_heads(self.query(x))  # (B*R, H, T, D)
+        n, h, t, d = q.shape
+        q = q.view(n // group, group, h, t, d).transpose(1, 2).reshape(n // group, h, group * t, d)  # (B, H, R*T, D)
+        y = F.scaled_dot_product_attention(q, k, v)  # (B, H, R*T, D)
+        y = y.view(n // group, h, group, t, d).transpose(1, 2).reshape(n, h, t, d)  # (B*R, H, T, D)
+        return self.out(self.merge_heads(y))
+
     def weights(self, x: Tensor, k: Tensor) -> Tensor:
         """Softmaxed attention weights (B, H, T, S) of the queries of ``x`` over ``k`` (no mask)."""
         q = self.split_heads(self.query(x))  # (B, H, T, D)
@@ -107,10 +122,11 @@ class ResidualAttentionBlock(nn.Module):
         x: Tensor,  # (B, T, C) new tokens at positions offset ... offset+T-1
         self_k: Tensor,  # (B, H, S, D) cache of this layer, written at [offset, offset+T)
         self_v: Tensor,
-        cross_k: Tensor,  # (B, H, A, D)
+        cross_k: Tensor,  # (B / group, H, A, D): one row per audio window
         cross_v: Tensor,
         offset: int,
         mask: Tensor | None,  # (T, offset+T) bool, or None when T == 1
+        group: int = 1,  # consecutive rows of x that share one audio window (beams)
     ) -> Tensor:
         h = self.attn_ln(x)
         end = offset + x.shape[1]
@@ -119,7 +135,7 @@ class ResidualAttentionBlock(nn.Module):
         self_v[:, :, offset:end] = v
         causal = mask is None and offset == 0 and x.shape[1] > 1
         x = x + self.attn.attend(h, self_k[:, :, :end], self_v[:, :, :end], mask=mask, causal=causal)
-        x = x + self.cross_attn.attend(self.cross_attn_ln(x), cross_k, cross_v)
+        x = x + self.cross_attn.attend_grouped(self.cross_attn_ln(x), cross_k, cross_v, group)
         return x + self.mlp(self.mlp_ln(x))
 
 
@@ -196,10 +212,11 @@ class TextDecoder(nn.Module):
         tokens: Tensor,  # (B, T)
         self_k: Tensor,  # (L, B, H, S, D)
         self_v: Tensor,
-        cross_k: Tensor,  # (L, B, H, A, D)
+        cross_k: Tensor,  # (L, B / group, H, A, D)
         cross_v: Tensor,
         offset: int,
         last_only: bool = False,
+        group: int = 1,  # rows per audio window: row i uses cross_k[:, i // group]
     ) -> Tensor:
         """Decode ``tokens`` at positions ``offset ...``, writing their keys/values into the cache -> (B, T, V)
         (or (B, 1, V) for the last position only)."""
@@ -209,7 +226,7 @@ class TextDecoder(nn.Module):
             mask = torch.ones(n_new, offset + n_new, dtype=torch.bool, device=tokens.device).tril(offset)
         x = self.embed(tokens, offset).to(cross_k.dtype)
         for i, block in enumerate(self.blocks):
-            x = block.forward_cached(x, self_k[i], self_v[i], cross_k[i], cross_v[i], offset, mask)
+            x = block.forward_cached(x, self_k[i], self_v[i], cross_k[i], cross_v[i], offset, mask, group)
         return self.project(x[:, -1:] if last_only else x)
 
     def cross_attention_weights(self, tokens: Tensor, xa: Tensor, layers: set[int]) -> dict[int, Tensor]:

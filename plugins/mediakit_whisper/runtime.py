@@ -21,17 +21,21 @@ from .tokenizer import Tokenizer, build_encoding, num_languages_for
 
 
 class DecoderState:
-    """Per-window decoder caches for ``N`` rows (audio windows x beams).
+    """Per-window decoder caches for ``N = windows x group`` rows (row ``i * group + j``: beam ``j`` of window ``i``).
 
-    cross_k, cross_v: (L, N, H, A, D) cross-attention keys/values of the audio features, never recomputed.
+    cross_k, cross_v: (L, windows, H, A, D) cross-attention keys/values, one copy per audio window shared by
+        the rows of its group, never recomputed.
     self_k, self_v: (L, N, H, S, D) self-attention cache; positions ``[0, offset)`` are filled.
     """
 
-    def __init__(self, cross_k: Tensor, cross_v: Tensor, self_k: Tensor, self_v: Tensor):
+    def __init__(self, cross_k: Tensor, cross_v: Tensor, self_k: Tensor, self_v: Tensor, group: int = 1):
+        if self_k.shape[1] != cross_k.shape[1] * group:
+            raise ValueError(f"{self_k.shape[1]} cache rows do not make groups of {group} over {cross_k.shape[1]} windows")
         self.cross_k = cross_k
         self.cross_v = cross_v
         self.self_k = self_k
         self.self_v = self_v
+        self.group = group
         self.offset = 0
 
     @property
@@ -45,7 +49,7 @@ class DecoderState:
     @torch.inference_mode()
     def reorder(self, index: Tensor) -> None:
         """Row ``i`` continues from row ``index[i]`` (beam search). Rows must stay within their audio
-        window: the cross-attention keys/values are not reordered."""
+        window's group: the cross-attention keys/values are not reordered."""
         index = index.to(self.self_k.device)
         end = self.offset
         self.self_k[:, :, :, :end] = self.self_k[:, index, :, :end]
@@ -53,13 +57,24 @@ class DecoderState:
 
     @torch.inference_mode()
     def select(self, rows: Tensor) -> "DecoderState":
-        """A new state with only ``rows`` (any rows, cross-attention included), e.g. to drop finished windows."""
+        """A new state with only ``rows`` (any rows, e.g. ``arange(B).repeat_interleave(5)`` for beams, or to
+        drop finished windows). Runs of equal-length rows from one window share its cross-attention copy."""
         rows = rows.to(self.self_k.device)
+        windows = [r // self.group for r in rows.tolist()]
+        runs: list[list[int]] = []
+        for w in windows:
+            if runs and runs[-1][0] == w:
+                runs[-1].append(w)
+            else:
+                runs.append([w])
+        group = len(runs[0]) if runs and all(len(run) == len(runs[0]) for run in runs) else 1
+        keep = torch.tensor([run[0] for run in runs] if group > 1 else windows, device=rows.device)
         state = DecoderState(
-            self.cross_k.index_select(1, rows),
-            self.cross_v.index_select(1, rows),
+            self.cross_k.index_select(1, keep),
+            self.cross_v.index_select(1, keep),
             self.self_k.index_select(1, rows),
             self.self_v.index_select(1, rows),
+            group=group,
         )
         state.offset = self.offset
         return state
@@ -140,18 +155,16 @@ class WhisperRuntime:
     @torch.inference_mode()
     def new_state(self, audio_features: Tensor, repeat: int = 1, max_tokens: int | None = None) -> DecoderState:
         """Caches for decoding ``audio_features`` (B, A, C), each row repeated ``repeat`` times (beams):
-        row ``i * repeat + j`` is beam ``j`` of window ``i``."""
+        row ``i * repeat + j`` is beam ``j`` of window ``i``. The beams of a window share one copy of its
+        cross-attention keys/values (folded into the query length), so they are neither copied nor re-read."""
         xa = audio_features.to(device=self.device, dtype=self._activation_dtype)
-        cross_k, cross_v = self.module.decoder.cross_keys_values(xa)  # (L, B, H, A, D)
-        if repeat > 1:
-            cross_k = cross_k.repeat_interleave(repeat, dim=1)
-            cross_v = cross_v.repeat_interleave(repeat, dim=1)
+        cross_k, cross_v = self.module.decoder.cross_keys_values(xa)  # (L, B, H, A, D), shared by each group
         n_layer, n, n_head, _, head_dim = cross_k.shape
-        size = (n_layer, n, n_head, max_tokens or self.dims.n_text_ctx, head_dim)
+        size = (n_layer, n * repeat, n_head, max_tokens or self.dims.n_text_ctx, head_dim)
         if size[3] > self.dims.n_text_ctx:
             raise ValueError(f"max_tokens {size[3]} exceeds the model's {self.dims.n_text_ctx} positions")
         empty = dict(device=self.device, dtype=cross_k.dtype)
-        return DecoderState(cross_k, cross_v, torch.empty(size, **empty), torch.empty(size, **empty))
+        return DecoderState(cross_k, cross_v, torch.empty(size, **empty), torch.empty(size, **empty), group=repeat)
 
     @torch.inference_mode()
     def logits(self, tokens: Tensor, state: DecoderState, last_only: bool = False) -> Tensor:
@@ -167,8 +180,9 @@ class WhisperRuntime:
             raise ValueError(f"{state.offset} + {t} tokens exceed the cache of {state.max_tokens}")
         tokens = tokens.to(self.device)
         logits = self.module.decoder.forward_cached(
-            tokens, state.self_k, state.self_v, state.cross_k, state.cross_v, state.offset, last_only=last_only
-        )
+            tokens, state.self_k, state.self_v, state.cross_k, state.cross_v, state.offset,
+            last_only=last_only, group=state.group,
+        )  # fmt: skip
         state.offset += t
         return logits
 

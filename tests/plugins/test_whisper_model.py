@@ -118,6 +118,22 @@ def test_select_keeps_chosen_rows_with_their_audio(runtime, features):
     torch.testing.assert_close(got, want.expand(2, -1), atol=1e-4, rtol=1e-4)
 
 
+def test_beams_share_one_cross_attention_copy_per_window(runtime, features):
+    state = runtime.new_state(features, repeat=4)
+    assert state.batch_size == 8 and state.cross_k.shape[1] == 2 and state.group == 4  # not copied per beam
+    tokens = torch.randint(0, DIMS.n_vocab, (2, 3))
+    base = runtime.new_state(features)
+    runtime.logits(tokens, base)
+    for rows in ([0, 0, 0, 1, 1, 1], [1, 0, 0], [1, 1, 0, 0]):  # beam groups, uneven runs, swapped windows
+        sub = base.select(torch.tensor(rows))
+        nxt = torch.randint(0, DIMS.n_vocab, (len(rows), 1))
+        got = runtime.logits(nxt, sub)[:, -1]
+        want = runtime.logits_full(torch.cat([tokens[rows], nxt], 1), features[rows])[:, -1]
+        torch.testing.assert_close(got, want, atol=1e-4, rtol=1e-4)
+    assert base.select(torch.tensor([0, 0, 0, 1, 1, 1])).group == 3
+    assert base.select(torch.tensor([1, 0, 0])).group == 1
+
+
 def test_batch_and_cache_size_mismatch_are_errors(runtime, features):
     state = runtime.new_state(features, max_tokens=4)
     with pytest.raises(ValueError, match="rows"):

@@ -53,6 +53,12 @@ def check_options(options: DecodeOptions) -> DecodeOptions:
     return options
 
 
+def intersect(a: list[tuple[int, int]], b: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The overlaps of two lists of frame ranges, in order, empty overlaps left out."""
+    out = [(max(s1, s2), min(e1, e2)) for s1, e1 in a for s2, e2 in b]
+    return sorted((s, e) for s, e in out if e > s)
+
+
 class WhisperDecoder:
     """openai-whisper's decoding for a Whisper runtime, plus VAD, a repetition guard and batching."""
 
@@ -80,14 +86,13 @@ class WhisperDecoder:
                 regions = [(0.0, content / fps)]
             if options.batch_size > 0:
                 regions = merge_regions(regions, features.spec.chunk_seconds)
-        if content == 0 or regions == []:
+        clips = clip_frames(options.clip_timestamps, content, fps)
+        if regions is not None:
+            speech = [(round(s * fps), min(content, round(e * fps))) for s, e in regions]
+            clips = intersect(speech, clips)
+        if content == 0 or not clips:
             log.info("%s: no speech found", source)
             return self._empty(model, features)
-
-        if regions is not None:
-            clips = [(round(s * fps), min(content, round(e * fps))) for s, e in regions]
-        else:
-            clips = clip_frames(options.clip_timestamps, content, fps)
 
         language, language_probs = self._language(model, features, clips)
         task = options.task

@@ -237,3 +237,11 @@ def test_clip_timestamps_and_region_merging():
 
 def test_verbose_timestamps_look_like_openai_whispers():
     assert format_timestamp(4.0) == "00:04.000" and format_timestamp(3725.5) == "01:02:05.500"
+
+
+def test_speech_regions_intersect_the_clip_ranges():
+    from mediakit_decode.decoder import intersect
+
+    assert intersect([(0, 500), (800, 1500)], [(0, 5000)]) == [(0, 500), (800, 1500)]
+    assert intersect([(0, 500), (800, 1500)], [(400, 900)]) == [(400, 500), (800, 900)]
+    assert intersect([(0, 500)], [(600, 900)]) == []

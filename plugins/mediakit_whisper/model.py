@@ -35,9 +35,10 @@ class ModelDims:
 
 def sinusoids(length: int, channels: int, max_timescale: float = 10000.0) -> Tensor:
     """Fixed encoder positions: (length, channels), sines in the first half of the channels, cosines after."""
+    # computed on the CPU even inside a meta-device context (cheap, and arange on meta is slow to set up)
     increment = math.log(max_timescale) / (channels // 2 - 1)
-    inv_timescales = torch.exp(-increment * torch.arange(channels // 2, dtype=torch.float32))
-    scaled = torch.arange(length, dtype=torch.float32)[:, None] * inv_timescales[None, :]  # (length, C/2)
+    inv_timescales = torch.exp(-increment * torch.arange(channels // 2, dtype=torch.float32, device="cpu"))
+    scaled = torch.arange(length, dtype=torch.float32, device="cpu")[:, None] * inv_timescales[None, :]  # (length, C/2)
     return torch.cat([torch.sin(scaled), torch.cos(scaled)], dim=1)
 
 
@@ -169,8 +170,10 @@ class TextDecoder(nn.Module):
 
     def __init__(self, n_vocab: int, n_ctx: int, n_state: int, n_head: int, n_layer: int):
         super().__init__()
-        self.token_embedding = nn.Embedding(n_vocab, n_state)
-        self.positional_embedding = nn.Parameter(torch.randn(n_ctx, n_state) * 0.01)  # learned; loaded from weights
+        # Initialised with uniform_ only: weights are loaded over these, and on the meta device (how the
+        # loader builds the module) normal_/randn would pull in torch's compiler stack, seconds of imports.
+        self.token_embedding = nn.Embedding(n_vocab, n_state, _weight=torch.empty(n_vocab, n_state).uniform_(-0.05, 0.05))
+        self.positional_embedding = nn.Parameter(torch.empty(n_ctx, n_state).uniform_(-0.01, 0.01))  # learned
         self.blocks = nn.ModuleList(
             [ResidualAttentionBlock(n_state, n_head, cross_attention=True) for _ in range(n_layer)]
         )

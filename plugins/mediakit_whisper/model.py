@@ -183,7 +183,8 @@ class TextDecoder(nn.Module):
 
     def untie_output(self) -> None:
         """Give the output projection its own Linear sharing the embedding weight, so it can be quantized."""
-        output = nn.Linear(self.token_embedding.embedding_dim, self.token_embedding.num_embeddings, bias=False)
+        with torch.device("meta"):  # no initialisation work: the weight is replaced right away
+            output = nn.Linear(self.token_embedding.embedding_dim, self.token_embedding.num_embeddings, bias=False)
         output.weight = self.token_embedding.weight
         self.output = output
 

@@ -12,7 +12,7 @@ from mediakit.records import Features, ProgressCallback
 
 from .fallback import decode_with_fallback
 from .job import Job
-from .segments import Draft
+from .segments import Draft, split_window
 from .timing import add_word_timestamps
 from .window import WindowBatch, WindowResult
 
@@ -43,6 +43,13 @@ def window_spans(result: WindowResult, timestamp_begin: int, time_offset: float,
     return spans
 
 
+#: Decoding rounds: a window whose text stops at a timestamp pair before its end leaves the rest
+#: for the next round (as the seek loop would), decoded together with the other windows' rests.
+MAX_ROUNDS = 4
+#: A rest shorter than this (seconds) is not decoded again; any unfinished text runs to the window end.
+MIN_REST = 1.0
+
+
 def transcribe_batched(
     job: Job,
     features: Features,
@@ -53,49 +60,80 @@ def transcribe_batched(
     options, tokenizer = job.options, job.tokenizer
     fps = job.frames_per_second
     total = features.content_frames / fps
-    segments: list[Draft] = []
+    drafts: list[Draft] = []
     size = max(1, options.batch_size)
-    for first in range(0, len(windows), size):
-        chunk = windows[first : first + size]
-        mels = [job.window_mel(features.mel, s, e - s) for s, e in chunk]
-        audio_features = job.encode(mels)  # (B, n_audio_ctx, d)
-        batch = WindowBatch(job.runtime, audio_features)
-        results = decode_with_fallback(
-            batch, tokenizer, options, job.filters, [], options.without_timestamps, job.generator
-        )
-        for row, ((start, end), result) in enumerate(zip(chunk, results)):
-            if options.no_speech_threshold is not None and result.no_speech_prob > options.no_speech_threshold:
-                if options.logprob_threshold is None or result.avg_logprob <= options.logprob_threshold:
+    pending = list(windows)
+    for round_index in range(MAX_ROUNDS):
+        last_round = round_index == MAX_ROUNDS - 1
+        rests: list[tuple[int, int]] = []
+        for first in range(0, len(pending), size):
+            chunk = pending[first : first + size]
+            audio_features = job.encode([job.window_mel(features.mel, s, e - s) for s, e in chunk])  # (B, A, d)
+            batch = WindowBatch(job.runtime, audio_features)
+            results = decode_with_fallback(
+                batch, tokenizer, options, job.filters, [], options.without_timestamps, job.generator
+            )
+            for row, ((start, end), result) in enumerate(zip(chunk, results)):
+                if _is_silence(result, options):
                     continue
-            offset, duration = start / fps, (end - start) / fps
-            current = [
-                Draft(
-                    seek=start,
-                    start=s,
-                    end=min(e, offset + duration) if e > s else e,
-                    tokens=toks,
-                    text=tokenizer.decode([t for t in toks if t < tokenizer.eot]),
-                    temperature=result.temperature,
-                    avg_logprob=result.avg_logprob,
-                    compression_ratio=result.compression_ratio,
-                    no_speech_prob=result.no_speech_prob,
-                )
-                for s, e, toks in window_spans(result, tokenizer.timestamp_begin, offset, duration, job.time_precision)
-            ]
-            current = [s for s in current if s.text.strip()]
-            if options.word_timestamps:
-                add_word_timestamps(
-                    current,
-                    job.runtime,
-                    tokenizer,
-                    audio_features[row],
-                    end - start,
-                    options.prepend_punctuations,
-                    options.append_punctuations,
-                    segments[-1].end if segments else 0.0,
-                    offset,
-                )
-            segments.extend(current)
-        if progress is not None:
-            progress(min(chunk[-1][1] / fps, total), total)
-    return segments
+                current, rest = _window_segments(job, result, start, end, last_round)
+                if rest is not None:
+                    rests.append(rest)
+                if options.word_timestamps:
+                    add_word_timestamps(
+                        current,
+                        job.runtime,
+                        tokenizer,
+                        audio_features[row],
+                        end - start,
+                        options.prepend_punctuations,
+                        options.append_punctuations,
+                        drafts[-1].end if drafts else 0.0,
+                        start / fps,
+                    )
+                drafts.extend(current)
+            if progress is not None and round_index == 0:
+                progress(min(chunk[-1][1] / fps, total), total)
+        if not rests:
+            break
+        pending = rests
+    if progress is not None:
+        progress(total, total)
+    return sorted(drafts, key=lambda d: (d.start, d.seek))
+
+
+def _is_silence(result: WindowResult, options) -> bool:
+    if options.no_speech_threshold is None or result.no_speech_prob <= options.no_speech_threshold:
+        return False
+    return options.logprob_threshold is None or result.avg_logprob <= options.logprob_threshold
+
+
+def _window_segments(
+    job: Job, result: WindowResult, start: int, end: int, last_round: bool
+) -> tuple[list[Draft], tuple[int, int] | None]:
+    """The segments of one window, and the frame range left for the next round (or None)."""
+    tokenizer, fps = job.tokenizer, job.frames_per_second
+    offset, size = start / fps, end - start
+    rest = None
+    spans = None
+    if not job.options.without_timestamps and not last_round:
+        split = split_window(result.tokens, tokenizer.timestamp_begin, offset, size, job.time_precision, job.input_stride)
+        if not split.single_timestamp_ending and 0 < split.advance and size - split.advance >= MIN_REST * fps:
+            spans, rest = split.spans, (start + split.advance, end)
+    if spans is None:
+        spans = window_spans(result, tokenizer.timestamp_begin, offset, size / fps, job.time_precision)
+    drafts = [
+        Draft(
+            seek=start,
+            start=s,
+            end=min(e, offset + size / fps) if e > s else e,
+            tokens=list(toks),
+            text=tokenizer.decode([t for t in toks if t < tokenizer.eot]),
+            temperature=result.temperature,
+            avg_logprob=result.avg_logprob,
+            compression_ratio=result.compression_ratio,
+            no_speech_prob=result.no_speech_prob,
+        )
+        for s, e, toks in spans
+    ]
+    return [d for d in drafts if d.text.strip()], rest

@@ -16,7 +16,7 @@ from .job import Job
 from .longform import clip_frames, transcribe_windows
 from .script import CHINESE, converter
 from .segments import Draft
-from .vad import merge_regions, speech_regions
+from .vad import merge_regions, speech_regions, widen
 from .window import detect_language
 
 log = logging.getLogger(__name__)
@@ -86,6 +86,9 @@ class WhisperDecoder:
                 regions = [(0.0, content / fps)]
             if options.batch_size > 0:
                 regions = merge_regions(regions, features.spec.chunk_seconds)
+            if options.vad:
+                limit = features.spec.chunk_seconds if options.batch_size > 0 else None
+                regions = widen(regions, max_length=limit)
         clips = clip_frames(options.clip_timestamps, content, fps)
         if regions is not None:
             speech = [(round(s * fps), min(content, round(e * fps))) for s, e in regions]

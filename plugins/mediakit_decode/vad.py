@@ -70,3 +70,24 @@ def merge_regions(regions: list[tuple[float, float]], max_length: float = 30.0) 
         else:
             merged.append((start, end))
     return merged
+
+
+#: Seconds of audio kept before each speech region: Silero's onset can clip a quiet first word,
+#: and Whisper tends to drop a phrase that starts right at the window's first frame.
+LEAD_IN = 1.0
+
+
+def widen(
+    regions: list[tuple[float, float]], before: float = LEAD_IN, max_length: float | None = None
+) -> list[tuple[float, float]]:
+    """Start each region up to ``before`` seconds earlier, never before the previous region's end
+    nor beyond ``max_length`` for the whole region."""
+    out: list[tuple[float, float]] = []
+    previous_end = 0.0
+    for start, end in regions:
+        new_start = max(previous_end, start - before, 0.0)
+        if max_length is not None:
+            new_start = max(new_start, end - max_length)
+        out.append((min(new_start, start), end))
+        previous_end = end
+    return out

@@ -138,11 +138,20 @@ def test_verbose_logs_each_segment_like_openai_whisper(caplog):
 
 
 def test_batched_mode_decodes_windows_together_without_prompts():
-    script = {0: Window([ts(0), 5, ts(3), ts(3), 6]), 3000: Window([ts(0), 7, ts(2)])}
+    script = {
+        0: Window([ts(0), 5, ts(3), ts(3), 6]),  # stops after a pair: the rest from 3 s goes to the next round
+        300: Window([ts(0), 6, ts(2)]),
+        3000: Window([ts(0), 7, ts(2)]),
+    }
     result, runtime, progress = decode(script, batch_size=4)
-    assert spans(result) == [(0.0, 3.0, " w5"), (3.0, 30.0, " w6"), (30.0, 32.0, " w7")]
-    assert runtime.calls["encode"] == 1 and runtime.prompts == [[]]
+    assert spans(result) == [(0.0, 3.0, " w5"), (3.0, 5.0, " w6"), (30.0, 32.0, " w7")]
+    assert runtime.calls["encode"] == 2 and runtime.prompts == [[], []]  # round one: both windows together
     assert progress[-1] == (40.0, 40.0)
+
+
+def test_batched_mode_keeps_unfinished_text_when_the_rest_is_too_short():
+    result, runtime, _ = decode({0: Window([ts(0), 5, ts(29.5), ts(29.5), 6])}, seconds=30.0, batch_size=4)
+    assert spans(result) == [(0.0, 29.5, " w5"), (29.5, 30.0, " w6")] and runtime.calls["encode"] == 1
 
 
 def test_vad_on_silence_decodes_nothing():

@@ -245,3 +245,10 @@ def test_speech_regions_intersect_the_clip_ranges():
     assert intersect([(0, 500), (800, 1500)], [(0, 5000)]) == [(0, 500), (800, 1500)]
     assert intersect([(0, 500), (800, 1500)], [(400, 900)]) == [(400, 500), (800, 900)]
     assert intersect([(0, 500)], [(600, 900)]) == []
+
+
+def test_speech_regions_get_a_lead_in_that_respects_neighbours_and_the_window_length():
+    from mediakit_decode.vad import widen
+
+    assert widen([(0.3, 5.0), (5.5, 10.0), (20.0, 49.5)], 1.0, 30.0) == [(0.0, 5.0), (5.0, 10.0), (19.5, 49.5)]
+    assert widen([(3.0, 4.0)], 1.0) == [(2.0, 4.0)]

@@ -12,6 +12,7 @@ from mediakit.records import Features, ProgressCallback
 
 from .fallback import decode_with_fallback
 from .job import Job
+from .longform import log_segment
 from .segments import Draft, split_window
 from .timing import add_word_timestamps
 from .window import WindowBatch, WindowResult
@@ -99,7 +100,11 @@ def transcribe_batched(
         pending = rests
     if progress is not None:
         progress(total, total)
-    return sorted(drafts, key=lambda d: (d.start, d.seek))
+    drafts.sort(key=lambda d: (d.start, d.seek))
+    if options.verbose:
+        for draft in drafts:
+            log_segment(draft)
+    return drafts
 
 
 def _is_silence(result: WindowResult, options) -> bool:

@@ -135,6 +135,10 @@ def test_verbose_logs_each_segment_like_openai_whisper(caplog):
     with caplog.at_level(logging.INFO, logger="mediakit_decode"):
         decode({0: Window([ts(0), 5, 6, ts(4)])}, seconds=5.0, verbose=True)
     assert "[00:00.000 --> 00:04.000]  w5 w6" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="mediakit_decode"):
+        decode({0: Window([ts(0), 7, ts(3)])}, seconds=5.0, verbose=True, batch_size=2)
+    assert "[00:00.000 --> 00:03.000]  w7" in caplog.text
 
 
 def test_batched_mode_decodes_windows_together_without_prompts():

@@ -84,8 +84,8 @@ class WhisperDecoder:
                 regions = speech_regions(features.audio.samples, features.audio.sample_rate, options.vad_options, max_speech)
             else:
                 regions = [(0.0, content / fps)]
-            if options.batch_size > 0:
-                regions = merge_regions(regions, features.spec.chunk_seconds)
+            # one 30 s window for speech regions that fit one; batched windows never exceed it
+            regions = merge_regions(regions, features.spec.chunk_seconds, split=options.batch_size > 0)
             if options.vad:
                 limit = features.spec.chunk_seconds if options.batch_size > 0 else None
                 regions = widen(regions, max_length=limit)

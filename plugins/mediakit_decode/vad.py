@@ -54,11 +54,14 @@ def speech_regions(
     return regions
 
 
-def merge_regions(regions: list[tuple[float, float]], max_length: float = 30.0) -> list[tuple[float, float]]:
-    """Join neighbouring regions while the joined span fits ``max_length``; cut longer regions into pieces."""
+def merge_regions(
+    regions: list[tuple[float, float]], max_length: float = 30.0, split: bool = True
+) -> list[tuple[float, float]]:
+    """Join neighbouring regions while the joined span fits ``max_length``; cut longer regions into
+    pieces unless ``split`` is False (the seek loop walks through long regions itself)."""
     pieces: list[tuple[float, float]] = []
     for start, end in regions:
-        while end - start > max_length:
+        while split and end - start > max_length:
             pieces.append((start, start + max_length))
             start += max_length
         if end > start:

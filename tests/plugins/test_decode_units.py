@@ -252,3 +252,7 @@ def test_speech_regions_get_a_lead_in_that_respects_neighbours_and_the_window_le
 
     assert widen([(0.3, 5.0), (5.5, 10.0), (20.0, 49.5)], 1.0, 30.0) == [(0.0, 5.0), (5.0, 10.0), (19.5, 49.5)]
     assert widen([(3.0, 4.0)], 1.0) == [(2.0, 4.0)]
+
+
+def test_seek_loop_regions_are_joined_but_never_cut():
+    assert merge_regions([(0, 5), (6, 20), (25, 70)], 30, split=False) == [(0, 20), (25, 70)]

@@ -11,7 +11,7 @@ from mediakit.records import Features, ProgressCallback
 
 from .fallback import decode_with_fallback
 from .job import Job
-from .quality import is_repeated_segment
+from .quality import is_repeated_segment, is_silent
 from .segments import Draft, split_window
 from .timing import add_word_timestamps, last_word_end
 from .window import WindowBatch
@@ -107,6 +107,11 @@ def transcribe_windows(
         window_end_time = (seek + n_frames) / fps
         segment_size = min(n_frames, content_frames - seek, clip_end - seek)
         segment_duration = segment_size / fps
+        hop = features.spec.hop_length
+        if is_silent(features.audio.samples[seek * hop : (seek + segment_size) * hop]):
+            seek += segment_size  # nothing can be said here; Whisper would invent "you"
+            _report(progress, seek, content_frames, fps)
+            continue
         audio_features = job.encode([job.window_mel(mel, seek, segment_size)])
 
         if options.carry_initial_prompt:

@@ -70,3 +70,17 @@ def is_repeated_segment(text: str, previous: Sequence[str], times: int = 3) -> b
 
 def normalise_segment(text: str) -> str:
     return " ".join("".join(c for c in text.lower() if c.isalnum() or c.isspace()).split())
+
+
+#: Peak level below which a window holds no speech at all: -60 dBFS, far under any recorded voice.
+SILENCE_PEAK = 10 ** (-60 / 20)
+
+
+def is_silent(samples: np.ndarray) -> bool:
+    """True when ``samples`` (float32 in [-1, 1]) never rise above -60 dBFS: digital or near-digital silence.
+
+    Whisper writes "you" or "Thank you." over such windows (its no-speech probability is high but the
+    text's log-probability is too, so openai-whisper keeps it); nothing can be said in them, so they
+    are skipped before the encoder runs.
+    """
+    return samples.size == 0 or float(np.max(np.abs(samples))) < SILENCE_PEAK

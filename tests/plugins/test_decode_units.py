@@ -256,3 +256,15 @@ def test_speech_regions_get_a_lead_in_that_respects_neighbours_and_the_window_le
 
 def test_seek_loop_regions_are_joined_but_never_cut():
     assert merge_regions([(0, 5), (6, 20), (25, 70)], 30, split=False) == [(0, 20), (25, 70)]
+
+
+def test_digital_silence_is_recognised_and_quiet_speech_is_not():
+    import numpy as np
+
+    from mediakit_decode.quality import is_silent
+
+    assert is_silent(np.zeros(16000, np.float32))
+    assert is_silent(np.full(16000, 3e-4, np.float32))  # dither-level noise
+    assert is_silent(np.zeros(0, np.float32))
+    quiet_voice = (0.01 * np.sin(np.arange(16000) / 5)).astype(np.float32)  # -40 dBFS
+    assert not is_silent(quiet_voice)

@@ -59,7 +59,13 @@ def build_runtime(checkpoint: Checkpoint, name: str, options: ModelOptions) -> W
     dims = checkpoint.dims
     with torch.device("meta"):
         module = Whisper(dims)
-    state = {k: (v.to(dtype) if v.is_floating_point() else v) for k, v in checkpoint.state_dict.items()}
+    # Convert one tensor at a time, dropping the checkpoint's copy as it goes (this consumes
+    # checkpoint.state_dict): float16 weights widened to float32 are then never held twice.
+    source, state = checkpoint.state_dict, {}
+    for key in list(source):
+        value = source.pop(key)
+        state[key] = value.to(dtype) if value.is_floating_point() else value
+        del value
     try:
         module.load_state_dict(state, strict=True, assign=True)
     except RuntimeError as err:

@@ -8,7 +8,9 @@ preallocated), then feeds it the prompt and one token per row at a time.
 from __future__ import annotations
 
 import threading
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import torch
@@ -18,6 +20,26 @@ from mediakit.records import FeatureSpec
 
 from .model import ModelDims, Whisper
 from .tokenizer import Tokenizer, build_encoding, num_languages_for
+
+
+#: Decoder calls with at most this many rows x new tokens (a token step of up to 16 beams) run their
+#: kernels on one CPU thread: a step is a hundred or so small, memory-bound kernels, and splitting each
+#: over threads costs more in synchronisation than it gains (on a busy 2-core machine, 5-10x more).
+SMALL_STEP_ROWS = 16
+
+
+@contextmanager
+def one_cpu_thread(enabled: bool = True) -> Iterator[None]:
+    """Run the enclosed torch CPU kernels on one thread (when ``enabled``), then restore the thread count."""
+    before = torch.get_num_threads()
+    if not enabled or before == 1:
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 class DecoderState:
@@ -52,8 +74,9 @@ class DecoderState:
         window's group: the cross-attention keys/values are not reordered."""
         index = index.to(self.self_k.device)
         end = self.offset
-        self.self_k[:, :, :, :end] = self.self_k[:, index, :, :end]
-        self.self_v[:, :, :, :end] = self.self_v[:, index, :, :end]
+        with one_cpu_thread(self.self_k.device.type == "cpu" and self.batch_size <= SMALL_STEP_ROWS):
+            self.self_k[:, :, :, :end] = self.self_k[:, index, :, :end]
+            self.self_v[:, :, :, :end] = self.self_v[:, index, :, :end]
 
     @torch.inference_mode()
     def select(self, rows: Tensor) -> "DecoderState":
@@ -68,15 +91,21 @@ class DecoderState:
             else:
                 runs.append([w])
         group = len(runs[0]) if runs and all(len(run) == len(runs[0]) for run in runs) else 1
-        keep = torch.tensor([run[0] for run in runs] if group > 1 else windows, device=rows.device)
-        state = DecoderState(
-            self.cross_k.index_select(1, keep),
-            self.cross_v.index_select(1, keep),
-            self.self_k.index_select(1, rows),
-            self.self_v.index_select(1, rows),
-            group=group,
-        )
-        state.offset = self.offset
+        keep = [run[0] for run in runs] if group > 1 else windows
+        if keep == list(range(self.cross_k.shape[1])):  # every window once, in order: share, do not copy
+            cross_k, cross_v = self.cross_k, self.cross_v
+        else:
+            index = torch.tensor(keep, device=rows.device)
+            cross_k, cross_v = self.cross_k.index_select(1, index), self.cross_v.index_select(1, index)
+        # only the filled positions are copied; the rest of the new cache stays untouched (unallocated pages)
+        size = (self.self_k.shape[0], len(rows), *self.self_k.shape[2:])
+        self_k = torch.empty(size, dtype=self.self_k.dtype, device=self.self_k.device)
+        self_v = torch.empty(size, dtype=self.self_v.dtype, device=self.self_v.device)
+        end = self.offset
+        self_k[:, :, :, :end] = self.self_k[:, rows, :, :end]
+        self_v[:, :, :, :end] = self.self_v[:, rows, :, :end]
+        state = DecoderState(cross_k, cross_v, self_k, self_v, group=group)
+        state.offset = end
         return state
 
     def rewind(self, offset: int = 0) -> None:
@@ -179,10 +208,11 @@ class WhisperRuntime:
         if state.offset + t > state.max_tokens:
             raise ValueError(f"{state.offset} + {t} tokens exceed the cache of {state.max_tokens}")
         tokens = tokens.to(self.device)
-        logits = self.module.decoder.forward_cached(
-            tokens, state.self_k, state.self_v, state.cross_k, state.cross_v, state.offset,
-            last_only=last_only, group=state.group,
-        )  # fmt: skip
+        with one_cpu_thread(self.device.type == "cpu" and n * t <= SMALL_STEP_ROWS):
+            logits = self.module.decoder.forward_cached(
+                tokens, state.self_k, state.self_v, state.cross_k, state.cross_v, state.offset,
+                last_only=last_only, group=state.group,
+            )  # fmt: skip
         state.offset += t
         return logits
 

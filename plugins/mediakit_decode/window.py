@@ -9,6 +9,7 @@ window batch and group size; the prompt is run once and rewound to for every fur
 from __future__ import annotations
 
 import logging
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -34,6 +35,25 @@ class WindowResult:
     temperature: float
     compression_ratio: float
     trimmed_loop: bool = False  # the repetition guard cut a loop out of the tokens
+
+
+#: A decoding of at most this many rows (a window's beams or samples) runs its per-token work (logit
+#: filters, log-softmax, top-k) on one CPU thread: kernels over a few rows of the vocabulary are too
+#: small to split, and thread synchronisation every kernel costs more than it gains.
+SMALL_DECODE_ROWS = 16
+
+
+@contextmanager
+def _one_cpu_thread(enabled: bool):
+    before = torch.get_num_threads()
+    if not enabled or before == 1:
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def initial_tokens(tokenizer, prompt: Sequence[int], without_timestamps: bool, n_text_ctx: int) -> list[int]:
@@ -155,21 +175,22 @@ def decode_windows(
     logits = started.last_logits.clone()
     length = len(tokens)
     column = None  # (N, 1) the tokens chosen at the previous step
-    for i in range(n_ctx // 2):
-        if column is not None:
-            logits = runtime.logits(column, state, last_only=True)[:, -1].float()  # (N, n_vocab)
-        for f in filters:
-            f.apply(logits, sampled)
-        step = search.step(logits)
-        if step.source is not None and step.source != identity:
-            index = torch.tensor(step.source, dtype=torch.long, device=device)
-            state.reorder(index)
-            sampled = sampled[index]
-        column = torch.tensor(step.next_tokens, dtype=torch.long, device=device)[:, None]  # (N, 1)
-        sampled = torch.cat([sampled, column], dim=1)
-        length += 1
-        if step.completed or length > n_ctx:
-            break
+    with _one_cpu_thread(device.type == "cpu" and n_rows <= SMALL_DECODE_ROWS):
+        for i in range(n_ctx // 2):
+            if column is not None:
+                logits = runtime.logits(column, state, last_only=True)[:, -1].float()  # (N, n_vocab)
+            for f in filters:
+                f.apply(logits, sampled)
+            step = search.step(logits)
+            if step.source is not None and step.source != identity:
+                index = torch.tensor(step.source, dtype=torch.long, device=device)
+                state.reorder(index)
+                sampled = sampled[index]
+            column = torch.tensor(step.next_tokens, dtype=torch.long, device=device)[:, None]  # (N, 1)
+            sampled = torch.cat([sampled, column], dim=1)
+            length += 1
+            if step.completed or length > n_ctx:
+                break
 
     results = []
     for w, candidates in enumerate(search.finish(group)):

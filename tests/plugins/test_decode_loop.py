@@ -198,3 +198,16 @@ def test_word_timestamps_are_aligned_offset_and_snap_the_segments():
     assert [w.start for w in words] == sorted(w.start for w in words)
     assert all(s.start == s.words[0].start and s.end == s.words[-1].end for s in later)
     assert all(w.probability == pytest.approx(0.01) for w in words)  # uniform fake logits over 100 text tokens
+
+
+def test_digitally_silent_window_is_not_decoded():
+    from dataclasses import replace
+
+    import numpy as np
+
+    features = fake_features(12.0)
+    silent = replace(features, audio=replace(features.audio, samples=np.zeros_like(features.audio.samples)))
+    runtime = FakeRuntime({0: Window([ts(0.0), 5, 6, ts(4.0)])})
+    transcript = WhisperDecoder(DecodeOptions(**FAST)).decode(runtime, silent)
+    assert transcript.segments == ()
+    assert runtime.calls["encode"] == 0

@@ -163,3 +163,11 @@ def mediakit_register_writers(register):
     install_dist("mediakit-shout", "1.0", {"shout": "mkt_shout"}, {"mkt_shout": source})
     assert run("talk.wav", "-f", "txt", "-o", str(tmp_path)).exit_code == 0
     assert (tmp_path / "talk.txt").read_text() == "HEARD TALK!\n"
+
+
+def test_a_broken_plugin_does_not_stop_transcribe(fakes, install_dist, tmp_path):
+    install_dist("mediakit-broken", "0.1", {"broken": "mkt_broken3"}, {"mkt_broken3": "raise ImportError('missing libfoo')\n"})
+    result = run("talk.wav", "-f", "txt", "-o", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    assert "plugin 'broken'" in result.output and "missing libfoo" in result.output  # reported once, as a warning
+    assert (tmp_path / "talk.txt").read_text() == "heard talk\n"

@@ -38,6 +38,7 @@ def setup_logging(verbosity: int) -> None:
             root.removeHandler(handler)
     handler = logging.StreamHandler(sys.stderr)
     handler._mediakit_cli = True  # type: ignore[attr-defined]
+    handler.setLevel(level)
     handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s" if verbosity else "warning: %(message)s"))
     root.addHandler(handler)
     root.setLevel(level)

@@ -171,3 +171,23 @@ def test_a_broken_plugin_does_not_stop_transcribe(fakes, install_dist, tmp_path)
     assert result.exit_code == 0, result.output
     assert "plugin 'broken'" in result.output and "missing libfoo" in result.output  # reported once, as a warning
     assert (tmp_path / "talk.txt").read_text() == "heard talk\n"
+
+
+def test_verbose_true_prints_segments_on_stdout_only(fakes, tmp_path, monkeypatch):
+    import logging
+
+    from mediakit import testing
+
+    original = testing.FakeDecoder.decode
+
+    def chatty(self, model, features, progress=None):
+        logging.getLogger("mediakit_decode.longform").info("[00:00.000 --> 00:01.000]  heard it")
+        return original(self, model, features, progress)
+
+    monkeypatch.setattr(testing.FakeDecoder, "decode", chatty)
+    quiet = run("talk.wav", "-f", "txt", "-o", str(tmp_path))
+    assert "heard it" not in quiet.output
+    loud = run("talk.wav", "-f", "txt", "-o", str(tmp_path), "--verbose", "True")
+    assert loud.exit_code == 0
+    assert loud.stdout.count("[00:00.000 --> 00:01.000]  heard it") == 1
+    assert "heard it" not in loud.stderr

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from types import TracebackType
 
 from rich.console import Console
@@ -36,6 +37,7 @@ class ConsoleEvents:
         self._file: TaskID | None = None
         self._handler: logging.Handler | None = None
         self._total = 0
+        self._file_started = 0.0
 
     def __enter__(self) -> "ConsoleEvents":
         if self.show_segments:
@@ -71,11 +73,14 @@ class ConsoleEvents:
         if self._file is not None:
             self._progress.remove_task(self._file)
         self._file = self._progress.add_task(_short(source), total=None, detail="reading")
+        self._file_started = time.perf_counter()
 
     def file_progress(self, source: str, done: float, total: float) -> None:
         if self._progress is None or self._file is None:
             return
-        self._progress.update(self._file, completed=done, total=max(total, 1e-9), detail=f"{done:.0f}/{total:.0f} s")
+        elapsed = time.perf_counter() - self._file_started
+        speed = f", {done / elapsed:.1f}x real time" if elapsed > 0 and done > 0 else ""
+        self._progress.update(self._file, completed=done, total=max(total, 1e-9), detail=f"{done:.0f}/{total:.0f} s{speed}")
 
     def file_finished(self, result: InputResult) -> None:
         if result.status == "failed":

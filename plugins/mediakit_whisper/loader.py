@@ -13,7 +13,7 @@ from torch import nn
 from mediakit.config import ModelOptions
 from mediakit.errors import ConfigError, ModelNotFoundError, StageError
 
-from . import locate, names
+from . import locate, names, packed
 from .model import Whisper
 from .runtime import WhisperRuntime
 from .weights import Checkpoint, read_checkpoint
@@ -50,6 +50,21 @@ def resolve_compute_type(value: str, device: torch.device) -> tuple[torch.dtype,
     return _DTYPES[value], False
 
 
+def _unmap_large_frees() -> None:
+    """Have glibc serve blocks of 1 MiB or more with mmap, so freed tensors go back to the system.
+
+    glibc raises this threshold on its own as large blocks are freed (loading frees many), after which
+    megabyte-sized tensors come from the heap and its holes stay resident: about 100 MB more peak RSS
+    over a long file. No effect on other C libraries.
+    """
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").mallopt(-3, 1 << 20)  # M_MMAP_THRESHOLD
+    except (OSError, AttributeError):
+        pass
+
+
 def build_runtime(checkpoint: Checkpoint, name: str, options: ModelOptions) -> WhisperRuntime:
     """Instantiate the module from a checkpoint on the options' device and dtype."""
     if options.threads > 0:
@@ -71,12 +86,17 @@ def build_runtime(checkpoint: Checkpoint, name: str, options: ModelOptions) -> W
     except RuntimeError as err:
         first = str(err).splitlines()[1].strip() if len(str(err).splitlines()) > 1 else str(err)
         raise StageError(f"{checkpoint.source}: the weights do not fit a Whisper model ({first})") from err
+    del state  # the module holds the weights now; packing below must be able to free the dense ones
     module = module.to(device).eval().requires_grad_(False)
     if quantized:
         module.decoder.untie_output()  # the output projection is the largest matrix: quantize it too
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             module = torch.ao.quantization.quantize_dynamic(module, {nn.Linear}, dtype=torch.qint8)
+    if device.type == "cpu":
+        _unmap_large_frees()
+    if not quantized and device.type == "cpu" and dtype == torch.float32:
+        packed.pack_decoder(module.decoder)  # oneDNN-reordered decoder weights: faster few-row steps
     heads = (
         checkpoint.alignment_heads
         or names.official_alignment_heads(name, dims.n_text_layer, dims.n_text_head)

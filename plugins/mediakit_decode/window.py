@@ -9,7 +9,7 @@ window batch and group size; the prompt is run once and rewound to for every fur
 from __future__ import annotations
 
 import logging
-from contextlib import contextmanager
+import time
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -37,23 +37,48 @@ class WindowResult:
     trimmed_loop: bool = False  # the repetition guard cut a loop out of the tokens
 
 
-#: A decoding of at most this many rows (a window's beams or samples) runs its per-token work (logit
-#: filters, log-softmax, top-k) on one CPU thread: kernels over a few rows of the vocabulary are too
-#: small to split, and thread synchronisation every kernel costs more than it gains.
+#: Decodings of at most this many rows (a window's beams or samples) choose their CPU thread count by timing.
 SMALL_DECODE_ROWS = 16
 
 
-@contextmanager
-def _one_cpu_thread(enabled: bool):
-    before = torch.get_num_threads()
-    if not enabled or before == 1:
-        yield
-        return
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
+class StepThreads:
+    """Chooses, by timing, whether a few-row decoding step runs faster on one CPU thread or on all of torch's.
+
+    A step is a hundred or so small kernels. On an idle 2-core machine two threads make a base beam-5
+    step about 1.35x faster; when other processes hold the cores, every kernel waits for the second
+    thread to be scheduled and two threads make the step 5-10x slower. So every ``every`` steps both
+    settings are timed for ``probe`` steps each and the faster one is used until the next probe.
+    """
+
+    def __init__(self, probe: int = 2, every: int = 128):
+        self.probe, self.every = probe, every
+        self.plan: list[int] = []  # thread counts of the steps still to time
+        self.times: dict[int, list[float]] = {}
+        self.choice: int | None = None
+        self.countdown = 0
+
+    def next(self, most: int) -> int:
+        """The thread count for the next step (``most`` = torch's setting)."""
+        if not self.plan and self.countdown <= 0:
+            self.plan = [most] * self.probe + [1] * self.probe
+            self.times = {}
+        if self.plan:
+            return self.plan[0]
+        self.countdown -= 1
+        return self.choice if self.choice is not None and self.choice <= most else most
+
+    def record(self, threads: int, seconds: float) -> None:
+        if not self.plan or self.plan[0] != threads:
+            return
+        self.plan.pop(0)
+        self.times.setdefault(threads, []).append(seconds)
+        if not self.plan:
+            self.choice = min(self.times, key=lambda n: min(self.times[n]))
+            self.countdown = self.every
+            log.debug("decoding steps: %d thread(s) (timed %s)", self.choice, self.times)
+
+
+_STEP_THREADS = StepThreads()
 
 
 def initial_tokens(tokenizer, prompt: Sequence[int], without_timestamps: bool, n_text_ctx: int) -> list[int]:
@@ -175,8 +200,15 @@ def decode_windows(
     logits = started.last_logits.clone()
     length = len(tokens)
     column = None  # (N, 1) the tokens chosen at the previous step
-    with _one_cpu_thread(device.type == "cpu" and n_rows <= SMALL_DECODE_ROWS):
+    most = torch.get_num_threads()
+    tune = device.type == "cpu" and n_rows <= SMALL_DECODE_ROWS and most > 1
+    try:
         for i in range(n_ctx // 2):
+            timed = tune and column is not None  # the first step reuses the prompt's logits: nothing to time
+            if timed:
+                threads = _STEP_THREADS.next(most)
+                torch.set_num_threads(threads)
+                started_at = time.perf_counter()
             if column is not None:
                 logits = runtime.logits(column, state, last_only=True)[:, -1].float()  # (N, n_vocab)
             for f in filters:
@@ -189,8 +221,13 @@ def decode_windows(
             column = torch.tensor(step.next_tokens, dtype=torch.long, device=device)[:, None]  # (N, 1)
             sampled = torch.cat([sampled, column], dim=1)
             length += 1
+            if timed:
+                _STEP_THREADS.record(threads, time.perf_counter() - started_at)
             if step.completed or length > n_ctx:
                 break
+    finally:
+        if tune:
+            torch.set_num_threads(most)
 
     results = []
     for w, candidates in enumerate(search.finish(group)):

@@ -8,9 +8,7 @@ preallocated), then feeds it the prompt and one token per row at a time.
 from __future__ import annotations
 
 import threading
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import torch
@@ -20,26 +18,6 @@ from mediakit.records import FeatureSpec
 
 from .model import ModelDims, Whisper
 from .tokenizer import Tokenizer, build_encoding, num_languages_for
-
-
-#: Decoder calls with at most this many rows x new tokens (a token step of up to 16 beams) run their
-#: kernels on one CPU thread: a step is a hundred or so small, memory-bound kernels, and splitting each
-#: over threads costs more in synchronisation than it gains (on a busy 2-core machine, 5-10x more).
-SMALL_STEP_ROWS = 16
-
-
-@contextmanager
-def one_cpu_thread(enabled: bool = True) -> Iterator[None]:
-    """Run the enclosed torch CPU kernels on one thread (when ``enabled``), then restore the thread count."""
-    before = torch.get_num_threads()
-    if not enabled or before == 1:
-        yield
-        return
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 class DecoderState:
@@ -59,6 +37,9 @@ class DecoderState:
         self.self_v = self_v
         self.group = group
         self.offset = 0
+        # positions below this hold the same keys/values in every row of a group (the prompt that the
+        # beams were copied from), so reordering the beams need not copy them
+        self.shared = 0
 
     @property
     def batch_size(self) -> int:
@@ -73,10 +54,9 @@ class DecoderState:
         """Row ``i`` continues from row ``index[i]`` (beam search). Rows must stay within their audio
         window's group: the cross-attention keys/values are not reordered."""
         index = index.to(self.self_k.device)
-        end = self.offset
-        with one_cpu_thread(self.self_k.device.type == "cpu" and self.batch_size <= SMALL_STEP_ROWS):
-            self.self_k[:, :, :, :end] = self.self_k[:, index, :, :end]
-            self.self_v[:, :, :, :end] = self.self_v[:, index, :, :end]
+        start, end = min(self.shared, self.offset), self.offset  # the rows of a group agree before `shared`
+        self.self_k[:, :, :, start:end] = self.self_k[:, index, :, start:end]
+        self.self_v[:, :, :, start:end] = self.self_v[:, index, :, start:end]
 
     @torch.inference_mode()
     def select(self, rows: Tensor) -> "DecoderState":
@@ -106,6 +86,8 @@ class DecoderState:
         self_v[:, :, :, :end] = self.self_v[:, rows, :, :end]
         state = DecoderState(cross_k, cross_v, self_k, self_v, group=group)
         state.offset = end
+        if group > 1 and all(len({r for r in rows_of_run}) == 1 for rows_of_run in _runs(rows.tolist(), group)):
+            state.shared = end  # each group copies one row: its rows agree on every filled position
         return state
 
     def rewind(self, offset: int = 0) -> None:
@@ -113,10 +95,16 @@ class DecoderState:
         if not 0 <= offset <= self.offset:
             raise ValueError(f"cannot rewind to {offset}: the cache holds {self.offset} tokens")
         self.offset = offset
+        self.shared = min(self.shared, offset)
 
     def reset(self) -> None:
         """Start a new decoding of the same audio (temperature fallback); cross keys/values are kept."""
         self.offset = 0
+        self.shared = 0
+
+
+def _runs(rows: list[int], group: int) -> list[list[int]]:
+    return [rows[i : i + group] for i in range(0, len(rows), group)]
 
 
 class WhisperRuntime:
@@ -208,11 +196,10 @@ class WhisperRuntime:
         if state.offset + t > state.max_tokens:
             raise ValueError(f"{state.offset} + {t} tokens exceed the cache of {state.max_tokens}")
         tokens = tokens.to(self.device)
-        with one_cpu_thread(self.device.type == "cpu" and n * t <= SMALL_STEP_ROWS):
-            logits = self.module.decoder.forward_cached(
-                tokens, state.self_k, state.self_v, state.cross_k, state.cross_v, state.offset,
-                last_only=last_only, group=state.group,
-            )  # fmt: skip
+        logits = self.module.decoder.forward_cached(
+            tokens, state.self_k, state.self_v, state.cross_k, state.cross_v, state.offset,
+            last_only=last_only, group=state.group,
+        )  # fmt: skip
         state.offset += t
         return logits
 

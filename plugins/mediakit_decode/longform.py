@@ -112,6 +112,7 @@ def transcribe_windows(
             seek += segment_size  # nothing can be said here; Whisper would invent "you"
             _report(progress, seek, content_frames, fps)
             continue
+        batch = None  # free the previous window's decoder caches before the encoder needs its memory
         audio_features = job.encode([job.window_mel(mel, seek, segment_size)])
 
         if options.carry_initial_prompt:

@@ -1,0 +1,88 @@
+"""Speed levers keep results: oneDNN-packed decoder weights, beam reorder past the shared prompt, step threads."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import torch
+
+from mediakit_decode.window import StepThreads
+from mediakit_whisper import packed
+from mediakit_whisper.model import ModelDims, Whisper
+from mediakit_whisper.runtime import WhisperRuntime
+
+DIMS = ModelDims(n_mels=8, n_audio_ctx=12, n_audio_state=32, n_audio_head=2, n_audio_layer=1,
+                 n_vocab=300, n_text_ctx=24, n_text_state=32, n_text_head=2, n_text_layer=2)  # fmt: skip
+
+
+def runtime(module: Whisper) -> WhisperRuntime:
+    return WhisperRuntime("tiny-random", module, DIMS, vocab_file=Path("unused"), alignment_heads=((1, 0),),
+                          device=torch.device("cpu"), dtype=torch.float32)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def module() -> Whisper:
+    torch.manual_seed(0)
+    model = Whisper(DIMS).eval().requires_grad_(False)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.copy_(torch.randn_like(p) * 0.2)
+        # float16-exact embedding, as weights from a float16 file are
+        model.decoder.token_embedding.weight.copy_(model.decoder.token_embedding.weight.half().float())
+    return model
+
+
+@pytest.mark.skipif(not packed.available(), reason="torch without oneDNN linear ops")
+def test_packed_decoder_gives_the_same_logits_and_state_dict(module):
+    plain = runtime(module)
+    fast_module = copy.deepcopy(module)
+    assert packed.pack_decoder(fast_module.decoder)
+    fast = runtime(fast_module)
+    assert fast_module.decoder.token_embedding.weight.dtype == torch.float16  # exact, so stored narrow
+    features = plain.encode(torch.randn(2, DIMS.n_mels, 2 * DIMS.n_audio_ctx))
+    tokens = torch.randint(0, DIMS.n_vocab, (2, 7))
+    expected = plain.logits(tokens, plain.new_state(features))
+    got = fast.logits(tokens, fast.new_state(features))
+    torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-4)
+    state = fast_module.state_dict()
+    assert set(state) == set(module.state_dict())
+    torch.testing.assert_close(state["decoder.blocks.0.mlp.0.weight"], module.state_dict()["decoder.blocks.0.mlp.0.weight"])
+
+
+def test_beam_reorder_after_a_shared_prompt_matches_the_uncached_logits(module):
+    rt = runtime(module)
+    features = rt.encode(torch.randn(1, DIMS.n_mels, 2 * DIMS.n_audio_ctx))
+    prompt = torch.randint(0, DIMS.n_vocab, (1, 5))
+    base = rt.new_state(features)
+    rt.logits(prompt, base)
+    beams = base.select(torch.zeros(3, dtype=torch.long))  # three beams copied from one prompt row
+    histories = [prompt[0].tolist() for _ in range(3)]
+    for step in range(4):
+        column = torch.randint(0, DIMS.n_vocab, (3, 1))
+        rt.logits(column, beams)
+        for row in range(3):
+            histories[row].append(int(column[row, 0]))
+        order = [2, 2, 0] if step % 2 == 0 else [1, 0, 0]
+        beams.reorder(torch.tensor(order))
+        histories = [list(histories[i]) for i in order]
+    last = torch.randint(0, DIMS.n_vocab, (3, 1))
+    got = rt.logits(last, beams)[:, -1]
+    full = torch.tensor([h + [int(t)] for h, t in zip(histories, last[:, 0])])
+    expected = rt.logits_full(full, features.expand(3, -1, -1))[:, -1]
+    torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-4)
+
+
+def test_step_threads_use_the_faster_setting_and_probe_again_later():
+    chooser = StepThreads(probe=2, every=3)
+    timings = {2: 0.010, 1: 0.030}  # idle machine: two threads win
+    for _ in range(4):
+        n = chooser.next(2)
+        chooser.record(n, timings[n])
+    assert [chooser.next(2) for _ in range(3)] == [2, 2, 2]
+    timings = {2: 0.300, 1: 0.040}  # the cores got busy: one thread wins at the next probe
+    for _ in range(4):
+        n = chooser.next(2)
+        chooser.record(n, timings[n])
+    assert chooser.next(2) == 1

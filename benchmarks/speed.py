@@ -157,13 +157,27 @@ def run_engine(engine: str, audio: Path, threads: int, compute_type: str, batch_
         torch.set_num_threads(threads)
         model = whisper.load_model(str(openai_checkpoint()), device="cpu")
         loaded = time.perf_counter()
-        result = model.transcribe(str(audio), language="en", beam_size=5, best_of=5, fp16=False, temperature=TEMPERATURES)
+        # openai-whisper shells out to an `ffmpeg` on PATH, which this machine may lack: hand it the samples
+        # (the recordings are 16 kHz mono 16-bit WAV, so this is what its loader would produce)
+        samples = read_wav_samples(audio)
+        result = model.transcribe(samples, language="en", beam_size=5, best_of=5, fp16=False, temperature=TEMPERATURES)
         text = result["text"]
     else:
         raise SystemExit(f"unknown engine {engine}")
     done = time.perf_counter()
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {"engine": engine, "load_s": loaded - started, "wall_s": done - loaded, "peak_mb": peak_mb, "text": text}
+
+
+def read_wav_samples(path: Path):
+    """A 16 kHz mono 16-bit WAV as float32 samples in [-1, 1)."""
+    import wave
+
+    import numpy as np
+
+    with wave.open(str(path)) as w:
+        data = w.readframes(w.getnframes())
+    return np.frombuffer(data, dtype=np.int16).astype(np.float32) / 32768.0
 
 
 def installed(engine: str) -> bool:

@@ -128,17 +128,7 @@ def _window_segments(
     if spans is None:
         spans = window_spans(result, tokenizer.timestamp_begin, offset, size / fps, job.time_precision)
     drafts = [
-        Draft(
-            seek=start,
-            start=s,
-            end=min(e, offset + size / fps) if e > s else e,
-            tokens=list(toks),
-            text=tokenizer.decode([t for t in toks if t < tokenizer.eot]),
-            temperature=result.temperature,
-            avg_logprob=result.avg_logprob,
-            compression_ratio=result.compression_ratio,
-            no_speech_prob=result.no_speech_prob,
-        )
+        Draft.from_result(start, s, min(e, offset + size / fps) if e > s else e, toks, tokenizer, result)
         for s, e, toks in spans
     ]
     return [d for d in drafts if d.text.strip()], rest

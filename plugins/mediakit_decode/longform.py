@@ -140,20 +140,7 @@ def transcribe_windows(
         split = split_window(
             result.tokens, tokenizer.timestamp_begin, time_offset, segment_size, job.time_precision, job.input_stride
         )
-        current = [
-            Draft(
-                seek=seek,
-                start=start,
-                end=end,
-                tokens=list(tokens),
-                text=tokenizer.decode([t for t in tokens if t < tokenizer.eot]),
-                temperature=result.temperature,
-                avg_logprob=result.avg_logprob,
-                compression_ratio=result.compression_ratio,
-                no_speech_prob=result.no_speech_prob,
-            )
-            for start, end, tokens in split.spans
-        ]
+        current = [Draft.from_result(seek, start, end, tokens, tokenizer, result) for start, end, tokens in split.spans]
         seek += split.advance
         if result.trimmed_loop:
             seek = previous_seek + segment_size  # the loop filled the window; do not decode it again

@@ -22,6 +22,21 @@ class Draft:
     words: list[dict] | None = None
     extra: dict = field(default_factory=dict)
 
+    @classmethod
+    def from_result(cls, seek: int, start: float, end: float, tokens: Sequence[int], tokenizer, result) -> "Draft":
+        """A segment of a window's decoding ``result`` (a WindowResult) spanning ``start``..``end`` seconds."""
+        return cls(
+            seek=seek,
+            start=start,
+            end=end,
+            tokens=list(tokens),
+            text=tokenizer.decode([t for t in tokens if t < tokenizer.eot]),
+            temperature=result.temperature,
+            avg_logprob=result.avg_logprob,
+            compression_ratio=result.compression_ratio,
+            no_speech_prob=result.no_speech_prob,
+        )
+
 
 @dataclass(frozen=True)
 class Split:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import pytest
 import torch
 
 from mediakit.records import Audio, Features, FeatureSpec
@@ -192,3 +193,12 @@ def fake_features(seconds: float, spec: FeatureSpec = FeatureSpec()) -> Features
     samples = (0.05 * np.sin(np.arange(n, dtype=np.float32) / 3)).astype(np.float32)
     audio = Audio(samples, spec.sample_rate, "fake.wav")
     return Features(mel=mel, content_frames=content, spec=spec, audio=audio)
+
+
+@pytest.fixture
+def one_thread():
+    """The fake model's tensors are tiny: one thread avoids thread start-up costs on a busy machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

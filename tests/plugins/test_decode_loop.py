@@ -11,20 +11,15 @@ from mediakit.errors import ConfigError
 from mediakit_decode.decoder import WhisperDecoder
 from mediakit_decode.script import converter
 from mediakit.testing import make_plugin_manager
+from test_decode_fakes import one_thread  # noqa: F401  (fixture)
 from test_decode_fakes import SOT_PREV, ZH, AligningRuntime, FakeRuntime, Window, fake_features, ts
 
 FAST = dict(beam_size=2, best_of=2, language="en")
 
 
 @pytest.fixture(autouse=True)
-def one_thread():
-    """The fake model's tensors are tiny: one thread avoids thread start-up costs on a busy machine."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
+def _fake_model_on_one_thread(one_thread):
     yield
-    torch.set_num_threads(threads)
 
 
 def decode(script, seconds=40.0, **options):

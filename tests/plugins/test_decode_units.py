@@ -17,18 +17,15 @@ from mediakit_decode.search import BeamSearch, GreedySearch, rank
 from mediakit_decode.segments import split_window
 from mediakit_decode.timing import WordTiming, dtw, median_filter, merge_punctuations
 from mediakit_decode.vad import merge_regions
+from test_decode_fakes import one_thread  # noqa: F401  (fixture)
 from test_decode_fakes import EOT, N_VOCAB, NO_SPEECH, NO_TIMESTAMPS, SOT, TS, FakeTokenizer, ts
 
 TOK = FakeTokenizer()
 
 
 @pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: one thread avoids thread start-up costs on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
+def _fake_model_on_one_thread(one_thread):
     yield
-    torch.set_num_threads(threads)
 
 
 def allowed(logits: torch.Tensor) -> set[int]:

@@ -1,7 +1,7 @@
 """Decode a batch of 30-second windows at one temperature, and detect the spoken language.
 
 The model contract (``mediakit_whisper.runtime.WhisperRuntime``) used here: ``new_state(features,
-repeat, max_tokens)``, ``logits(tokens, state)``, ``state.reorder(index)``, ``state.offset`` and
+repeat, max_tokens)``, ``logits(tokens, state)``, ``state.copy_rows(destinations, sources)``, ``state.offset`` and
 ``state.rewind(offset)`` (or ``state.reset()``). Cross-attention keys/values are computed once per
 window batch and group size; the prompt is run once and rewound to for every further temperature.
 """
@@ -19,6 +19,7 @@ from mediakit.config import DecodeOptions
 
 from .filters import LogitFilter
 from .quality import compression_ratio
+from .rows import RowLayout
 from .search import BeamSearch, GreedySearch, rank
 
 log = logging.getLogger(__name__)
@@ -196,6 +197,7 @@ def decode_windows(
     device = batch.features.device
     n_rows = n_windows * group
     identity = list(range(n_rows))
+    layout = RowLayout(n_rows, group)  # beams' cache rows: a step copies only a parent's extra children
     sampled = torch.empty((n_rows, 0), dtype=torch.long, device=device)
     logits = started.last_logits.clone()
     length = len(tokens)
@@ -210,16 +212,20 @@ def decode_windows(
                 torch.set_num_threads(threads)
                 started_at = time.perf_counter()
             if column is not None:
-                logits = runtime.logits(column, state, last_only=True)[:, -1].float()  # (N, n_vocab)
+                logits = runtime.logits(column, state, last_only=True)[:, -1].float()  # (N, n_vocab), cache rows
+                if not layout.identity:
+                    logits = logits[torch.tensor(layout.rows, device=device)]  # the search's order
             for f in filters:
                 f.apply(logits, sampled)
             step = search.step(logits)
             if step.source is not None and step.source != identity:
-                index = torch.tensor(step.source, dtype=torch.long, device=device)
-                state.reorder(index)
-                sampled = sampled[index]
-            column = torch.tensor(step.next_tokens, dtype=torch.long, device=device)[:, None]  # (N, 1)
-            sampled = torch.cat([sampled, column], dim=1)
+                destinations, sources = layout.follow(step.source)
+                if destinations:
+                    state.copy_rows(destinations, sources)
+                sampled = sampled[torch.tensor(step.source, dtype=torch.long, device=device)]
+            chosen = torch.tensor(step.next_tokens, dtype=torch.long, device=device)[:, None]  # (N, 1)
+            sampled = torch.cat([sampled, chosen], dim=1)
+            column = chosen if layout.identity else chosen[torch.tensor(layout.rows, device=device).argsort()]
             length += 1
             if timed:
                 _STEP_THREADS.record(threads, time.perf_counter() - started_at)

@@ -59,6 +59,16 @@ class DecoderState:
         self.self_v[:, :, :, start:end] = self.self_v[:, index, :, start:end]
 
     @torch.inference_mode()
+    def copy_rows(self, destinations: list[int], sources: list[int]) -> None:
+        """Row ``destinations[i]`` continues from row ``sources[i]`` (beam search; no destination may be a
+        source). Rows must stay within their audio window's group, as for :meth:`reorder`."""
+        dst = torch.tensor(destinations, device=self.self_k.device)
+        src = torch.tensor(sources, device=self.self_k.device)
+        start, end = min(self.shared, self.offset), self.offset
+        self.self_k[:, dst, :, start:end] = self.self_k[:, src, :, start:end]
+        self.self_v[:, dst, :, start:end] = self.self_v[:, src, :, start:end]
+
+    @torch.inference_mode()
     def select(self, rows: Tensor) -> "DecoderState":
         """A new state with only ``rows`` (any rows, e.g. ``arange(B).repeat_interleave(5)`` for beams, or to
         drop finished windows). Runs of equal-length rows from one window share its cross-attention copy."""

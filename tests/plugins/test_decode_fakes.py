@@ -77,6 +77,11 @@ class FakeState:
         self.rows = [list(self.rows[i]) for i in index.tolist()]
         self.seeks = [self.seeks[i] for i in index.tolist()]
 
+    def copy_rows(self, destinations: list[int], sources: list[int]) -> None:
+        for dst, src in zip(destinations, sources):
+            self.rows[dst] = list(self.rows[src])
+            self.seeks[dst] = self.seeks[src]
+
     def select(self, rows: torch.Tensor) -> "FakeState":
         state = FakeState([self.seeks[i] for i in rows.tolist()], self.max_tokens)
         state.rows = [list(self.rows[i]) for i in rows.tolist()]

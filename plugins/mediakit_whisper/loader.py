@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,7 +12,7 @@ from torch import nn
 from mediakit.config import ModelOptions
 from mediakit.errors import ConfigError, ModelNotFoundError, StageError
 
-from . import locate, names, packed
+from . import locate, names, packed, quantize
 from .model import Whisper
 from .runtime import WhisperRuntime
 from .weights import Checkpoint, read_checkpoint
@@ -41,11 +40,13 @@ def resolve_compute_type(value: str, device: torch.device) -> tuple[torch.dtype,
     """(weights dtype, int8-quantized) for a compute type on a device."""
     if value not in COMPUTE_TYPES:
         raise ConfigError(f"unknown compute type {value!r}; use one of {', '.join(COMPUTE_TYPES)}")
-    if value == "auto":
+    if value == "auto":  # float32 on the CPU, stored as float16 where exact (packed.py); int8 is opt-in
         return (torch.float16 if device.type == "cuda" else torch.float32), False
     if value == "int8":
         if device.type != "cpu":
             raise ConfigError(f"compute type int8 runs on the CPU only (device is {device}); use float16 on a GPU")
+        if not quantize.available():
+            raise ConfigError("compute type int8 needs torch's int8 CPU kernels (fbgemm/x86), which this torch lacks; use float32")
         return torch.float32, True
     return _DTYPES[value], False
 
@@ -65,6 +66,18 @@ def _unmap_large_frees() -> None:
         pass
 
 
+@torch.inference_mode()
+def _widen_the_rest(module: Whisper, dtype: torch.dtype) -> None:
+    """Convert the float weights that no layout took over (where packing was unavailable) to ``dtype``;
+    the token embedding may stay narrower when the decoder has its own output projection."""
+    decoder = module.decoder
+    for name, param in list(module.named_parameters()):
+        if param.dtype == dtype or (param is decoder.token_embedding.weight and decoder.output is not None):
+            continue
+        owner = module.get_submodule(name.rpartition(".")[0])
+        setattr(owner, name.rpartition(".")[2], nn.Parameter(param.to(dtype), requires_grad=False))
+
+
 def build_runtime(checkpoint: Checkpoint, name: str, options: ModelOptions) -> WhisperRuntime:
     """Instantiate the module from a checkpoint on the options' device and dtype."""
     if options.threads > 0:
@@ -77,9 +90,13 @@ def build_runtime(checkpoint: Checkpoint, name: str, options: ModelOptions) -> W
     # Convert one tensor at a time, dropping the checkpoint's copy as it goes (this consumes
     # checkpoint.state_dict): float16 weights widened to float32 are then never held twice.
     source, state = checkpoint.state_dict, {}
+    # On the CPU, matrices (Linear weights, the embedding) stay in the checkpoint's dtype until they are
+    # quantized or packed (float16 storage where exact), so the model is never all float32 at once.
+    on_cpu = device.type == "cpu" and (quantized or dtype == torch.float32)
     for key in list(source):
         value = source.pop(key)
-        state[key] = value.to(dtype) if value.is_floating_point() else value
+        narrow = on_cpu and value.ndim == 2 and key.endswith(".weight")
+        state[key] = value.to(dtype) if value.is_floating_point() and not narrow else value
         del value
     try:
         module.load_state_dict(state, strict=True, assign=True)
@@ -88,15 +105,15 @@ def build_runtime(checkpoint: Checkpoint, name: str, options: ModelOptions) -> W
         raise StageError(f"{checkpoint.source}: the weights do not fit a Whisper model ({first})") from err
     del state  # the module holds the weights now; packing below must be able to free the dense ones
     module = module.to(device).eval().requires_grad_(False)
-    if quantized:
-        module.decoder.untie_output()  # the output projection is the largest matrix: quantize it too
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            module = torch.ao.quantization.quantize_dynamic(module, {nn.Linear}, dtype=torch.qint8)
     if device.type == "cpu":
         _unmap_large_frees()
-    if not quantized and device.type == "cpu" and dtype == torch.float32:
-        packed.pack_decoder(module.decoder)  # oneDNN-reordered decoder weights: faster few-row steps
+    if quantized:
+        quantize.quantize_model(module)
+    elif on_cpu:
+        packed.pack_encoder(module.encoder)  # oneDNN-reordered float32
+        packed.pack_decoder(module.decoder)  # float16-stored where exact, else oneDNN-reordered float32
+    if on_cpu:
+        _widen_the_rest(module, dtype)
     heads = (
         checkpoint.alignment_heads
         or names.official_alignment_heads(name, dims.n_text_layer, dims.n_text_head)

@@ -178,15 +178,9 @@ class TextDecoder(nn.Module):
             [ResidualAttentionBlock(n_state, n_head, cross_attention=True) for _ in range(n_layer)]
         )
         self.ln = nn.LayerNorm(n_state)
-        # Optional separate output layer (int8 quantization gives the tied projection its own quantized copy).
+        # Optional replacement of the tied projection: a packed float32 or an int8 copy of the embedding
+        # (set by the loader for the CPU); None multiplies by the embedding itself.
         self.output: nn.Module | None = None
-
-    def untie_output(self) -> None:
-        """Give the output projection its own Linear sharing the embedding weight, so it can be quantized."""
-        with torch.device("meta"):  # no initialisation work: the weight is replaced right away
-            output = nn.Linear(self.token_embedding.embedding_dim, self.token_embedding.num_embeddings, bias=False)
-        output.weight = self.token_embedding.weight
-        self.output = output
 
     def embed(self, tokens: Tensor, offset: int) -> Tensor:
         positions = self.positional_embedding[offset : offset + tokens.shape[-1]]  # (T, C)

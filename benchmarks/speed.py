@@ -115,7 +115,9 @@ def openai_checkpoint() -> Path:
     if not target.exists():
         import mediakit_whisper
 
-        runtime = mediakit_whisper.load("base")
+        from mediakit.config import ModelOptions
+
+        runtime = mediakit_whisper.load("base", ModelOptions(compute_type="float32"))  # the file's own weights
         dims = runtime.dims.__dict__ if hasattr(runtime.dims, "__dict__") else runtime.dims._asdict()
         torch.save({"dims": dict(dims), "model_state_dict": runtime.module.state_dict()}, str(target) + ".part")
         os.replace(str(target) + ".part", target)

@@ -36,19 +36,40 @@ def resolve_device(value: str) -> torch.device:
     return device
 
 
-def resolve_compute_type(value: str, device: torch.device) -> tuple[torch.dtype, bool]:
-    """(weights dtype, int8-quantized) for a compute type on a device."""
+@dataclass(frozen=True)
+class Precision:
+    """How a compute type is carried out on a device."""
+
+    dtype: torch.dtype  # activations, and the weights that are neither quantized nor packed
+    int8_decoder: bool = False  # decoder Linear layers and output projection int8 (quantize.py)
+    int8_encoder: bool = False  # encoder Linear layers int8
+    half_cross: bool = False  # cross-attention keys/values stored as float16, widened per layer
+
+    @property
+    def quantized(self) -> bool:
+        return self.int8_decoder or self.int8_encoder
+
+
+def resolve_compute_type(value: str, device: torch.device) -> Precision:
+    """The :class:`Precision` of a compute type on a device.
+
+    ``auto``: float16 on CUDA; on a CPU with int8 kernels, a float32 encoder and an int8 decoder (the
+    decoding steps are bound by the bytes of weights they read; the encoder is where int8 costs
+    accuracy, docs/benchmarks.md); float32 elsewhere. ``int8``: every Linear layer int8 (CPU only).
+    """
     if value not in COMPUTE_TYPES:
         raise ConfigError(f"unknown compute type {value!r}; use one of {', '.join(COMPUTE_TYPES)}")
-    if value == "auto":  # float32 on the CPU, stored as float16 where exact (packed.py); int8 is opt-in
-        return (torch.float16 if device.type == "cuda" else torch.float32), False
+    if value == "auto":
+        if device.type == "cpu" and quantize.available():
+            return Precision(torch.float32, int8_decoder=True, half_cross=True)
+        return Precision(torch.float16 if device.type == "cuda" else torch.float32)
     if value == "int8":
         if device.type != "cpu":
             raise ConfigError(f"compute type int8 runs on the CPU only (device is {device}); use float16 on a GPU")
         if not quantize.available():
-            raise ConfigError("compute type int8 needs torch's int8 CPU kernels (fbgemm/x86), which this torch lacks; use float32")
-        return torch.float32, True
-    return _DTYPES[value], False
+            raise ConfigError("compute type int8 needs torch's int8 CPU kernels (fbgemm), which this torch lacks; use float32")
+        return Precision(torch.float32, int8_decoder=True, int8_encoder=True, half_cross=True)
+    return Precision(_DTYPES[value])
 
 
 def _unmap_large_frees() -> None:
@@ -83,7 +104,8 @@ def build_runtime(checkpoint: Checkpoint, name: str, options: ModelOptions) -> W
     if options.threads > 0:
         torch.set_num_threads(options.threads)
     device = resolve_device(options.device)
-    dtype, quantized = resolve_compute_type(options.compute_type, device)
+    precision = resolve_compute_type(options.compute_type, device)
+    dtype = precision.dtype
     dims = checkpoint.dims
     with torch.device("meta"):
         module = Whisper(dims)
@@ -92,7 +114,7 @@ def build_runtime(checkpoint: Checkpoint, name: str, options: ModelOptions) -> W
     source, state = checkpoint.state_dict, {}
     # On the CPU, matrices (Linear weights, the embedding) stay in the checkpoint's dtype until they are
     # quantized or packed (float16 storage where exact), so the model is never all float32 at once.
-    on_cpu = device.type == "cpu" and (quantized or dtype == torch.float32)
+    on_cpu = device.type == "cpu" and dtype == torch.float32
     for key in list(source):
         value = source.pop(key)
         narrow = on_cpu and value.ndim == 2 and key.endswith(".weight")
@@ -107,12 +129,15 @@ def build_runtime(checkpoint: Checkpoint, name: str, options: ModelOptions) -> W
     module = module.to(device).eval().requires_grad_(False)
     if device.type == "cpu":
         _unmap_large_frees()
-    if quantized:
-        quantize.quantize_model(module)
-    elif on_cpu:
-        packed.pack_encoder(module.encoder)  # oneDNN-reordered float32
-        packed.pack_decoder(module.decoder)  # float16-stored where exact, else oneDNN-reordered float32
     if on_cpu:
+        if precision.int8_encoder:
+            quantize.quantize_encoder(module.encoder)
+        else:
+            packed.pack_encoder(module.encoder)  # oneDNN-reordered float32
+        if precision.int8_decoder:
+            quantize.quantize_decoder(module.decoder)
+        else:
+            packed.pack_decoder(module.decoder)  # float16-stored where exact, else oneDNN-reordered float32
         _widen_the_rest(module, dtype)
     heads = (
         checkpoint.alignment_heads
@@ -128,7 +153,7 @@ def build_runtime(checkpoint: Checkpoint, name: str, options: ModelOptions) -> W
             f"{checkpoint.source}: no tokenizer.json, vocab.json or vocabulary.txt next to the weights, and no "
             "installed weight package to take the vocabulary from; put the model's tokenizer.json beside it"
         )
-    log.info("loaded %s (%s) from %s on %s as %s", name, checkpoint.format, checkpoint.source, device, dtype)
+    log.info("loaded %s (%s) from %s on %s as %s", name, checkpoint.format, checkpoint.source, device, precision)
     return WhisperRuntime(
         name,
         module,
@@ -139,7 +164,8 @@ def build_runtime(checkpoint: Checkpoint, name: str, options: ModelOptions) -> W
         dtype=dtype,
         source=checkpoint.source,
         format=checkpoint.format,
-        quantized=quantized,
+        quantized=precision.quantized,
+        cross_dtype=torch.float16 if precision.half_cross else None,
     )
 
 

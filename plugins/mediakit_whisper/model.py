@@ -200,10 +200,15 @@ class TextDecoder(nn.Module):
             x = block(x, xa, causal=True)
         return self.project(x)
 
-    def cross_keys_values(self, xa: Tensor) -> tuple[Tensor, Tensor]:
-        """Cross-attention keys and values of every layer: each (L, B, H, A, D)."""
-        pairs = [block.cross_attn.keys_values(xa) for block in self.blocks]
-        return torch.stack([k for k, _ in pairs]), torch.stack([v for _, v in pairs])
+    def cross_keys_values(self, xa: Tensor, dtype: torch.dtype | None = None) -> tuple[Tensor, Tensor]:
+        """Cross-attention keys and values of every layer, each (L, B, H, A, D), stored as ``dtype``
+        (default: the activations')."""
+        keys, values = [], []
+        for block in self.blocks:
+            k, v = block.cross_attn.keys_values(xa)
+            keys.append(k.to(dtype or k.dtype))
+            values.append(v.to(dtype or v.dtype))
+        return torch.stack(keys), torch.stack(values)
 
     def forward_cached(
         self,
@@ -215,6 +220,7 @@ class TextDecoder(nn.Module):
         offset: int,
         last_only: bool = False,
         group: int = 1,  # rows per audio window: row i uses cross_k[:, i // group]
+        scratch: tuple[Tensor, Tensor] | None = None,  # (B / group, H, A, D) in the activations' dtype
     ) -> Tensor:
         """Decode ``tokens`` at positions ``offset ...``, writing their keys/values into the cache -> (B, T, V)
         (or (B, 1, V) for the last position only)."""
@@ -222,9 +228,14 @@ class TextDecoder(nn.Module):
         mask = None
         if n_new > 1 and offset > 0:  # new token i sees cached positions and new tokens up to i
             mask = torch.ones(n_new, offset + n_new, dtype=torch.bool, device=tokens.device).tril(offset)
-        x = self.embed(tokens, offset).to(cross_k.dtype)
+        x = self.embed(tokens, offset).to(self_k.dtype)
         for i, block in enumerate(self.blocks):
-            x = block.forward_cached(x, self_k[i], self_v[i], cross_k[i], cross_v[i], offset, mask, group)
+            k, v = cross_k[i], cross_v[i]
+            if k.dtype != x.dtype:  # stored narrower: widen into the scratch buffers (no allocation per layer)
+                if scratch is None:
+                    raise ValueError(f"cross-attention keys/values are {k.dtype}, activations {x.dtype}: pass scratch buffers")
+                k, v = scratch[0].copy_(k), scratch[1].copy_(v)
+            x = block.forward_cached(x, self_k[i], self_v[i], k, v, offset, mask, group)
         return self.project(x[:, -1:] if last_only else x)
 
     def cross_attention_weights(self, tokens: Tensor, xa: Tensor, layers: set[int]) -> dict[int, Tensor]:

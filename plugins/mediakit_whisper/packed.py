@@ -185,7 +185,7 @@ def pack_encoder(encoder: nn.Module) -> bool:
     if not available():
         return False
     try:
-        n = _pack_linears(encoder.blocks, _many_rows)
+        n = _pack_linears(encoder.blocks, _few_rows)
     except RuntimeError as err:
         log.debug("encoder packing unavailable: %s", err)
         return False

@@ -1,13 +1,13 @@
-"""int8 weights for the CPU: every Linear layer and the output projection, one scale per output channel.
+"""int8 weights for the CPU: Linear layers and the output projection, one scale per output row.
 
 The weights are quantized from the checkpoint's own (usually float16) tensors one matrix at a time, so
-a float32 copy of the whole model never exists: loading base this way peaks about 400 MB below
-``quantize_dynamic`` on a float32 module. Activations are quantized per call (dynamic quantization,
-torch's fbgemm/x86 kernels); LayerNorms, convolutions, attention and the embedding lookup stay float.
+a float32 copy of the whole model never exists (loading base peaks about 440 MB below torch's
+``quantize_dynamic`` on a float32 module). Activations are quantized per call (dynamic quantization,
+torch's fbgemm kernels); LayerNorms, convolutions, attention and the embedding lookup stay float.
 
-One scale per output row (symmetric, as CTranslate2's int8) keeps Whisper's accuracy where one scale
-per matrix does not: on the English benchmark recording, per-matrix int8 cost 0.9-2.4 WER points,
-per-row int8 none (docs/benchmarks.md).
+Measured on the shared speech set (docs/benchmarks.md): one scale per row (symmetric, as CTranslate2's
+int8) keeps the decoder's accuracy where one scale per matrix does not, and an int8 *encoder* costs
+accuracy (English WER +0.6 points, three other languages worse) while an int8 decoder costs none.
 """
 
 from __future__ import annotations
@@ -18,43 +18,79 @@ import warnings
 import torch
 from torch import Tensor, nn
 
-try:  # torch.ao's eager quantization is deprecated upstream; a torch without it runs float32 instead
-    from torch.ao.nn.quantized import dynamic as qdynamic
-    from torch.ao.quantization.observer import PerChannelMinMaxObserver
-except ImportError:  # pragma: no cover - depends on the torch build
-    qdynamic = PerChannelMinMaxObserver = None
-
 log = logging.getLogger(__name__)
 
 
 def available() -> bool:
     """This torch has an int8 CPU engine for dynamic quantized linears (fbgemm/x86 kernels need AVX2)."""
     engines = torch.backends.quantized.supported_engines
-    return qdynamic is not None and any(engine in engines for engine in ("x86", "fbgemm"))
+    ops = torch.ops.quantized
+    kernels = hasattr(ops, "linear_prepack") and hasattr(ops, "linear_dynamic")
+    return hasattr(torch, "quantize_per_channel") and kernels and any(e in engines for e in ("x86", "fbgemm"))
 
 
-def quantized_linear(weight: Tensor, bias: Tensor | None) -> nn.Module:
-    """A dynamic int8 Linear for ``weight`` (out, in) of any float dtype, with one scale per output row."""
-    dense = weight.detach().float()
-    observer = PerChannelMinMaxObserver(ch_axis=0, dtype=torch.qint8, qscheme=torch.per_channel_symmetric)
-    observer(dense)
-    scales, zero_points = observer.calculate_qparams()
-    with warnings.catch_warnings():  # "quantized tensor creation functions ... are deprecated" (torch 2.13)
-        warnings.simplefilter("ignore", UserWarning)
-        qweight = torch.quantize_per_channel(dense, scales.double(), zero_points.long(), 0, torch.qint8)
-    del dense
-    out_features, in_features = weight.shape
-    layer = qdynamic.Linear(in_features, out_features, bias_=bias is not None, dtype=torch.qint8)
-    layer.set_weight_bias(qweight, None if bias is None else bias.detach().float())
-    return layer
+def _has_vnni() -> bool:
+    """The CPU multiplies int8 into int32 without saturation (AVX512-VNNI or AVX-VNNI; Linux flags)."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
+            flags = next((line for line in f if line.startswith("flags")), "")
+    except OSError:
+        return False
+    return " avx512_vnni" in flags or " avx_vnni" in flags
+
+
+#: Activations use all 8 bits where the CPU's int8 products cannot saturate; without VNNI, fbgemm's
+#: AVX2 kernels add pairs of u8 x s8 products into int16, so activations keep 7 bits (torch's default).
+_REDUCE_RANGE = not _has_vnni()
+
+
+class Int8Linear(nn.Module):
+    """``y = x W^T + b`` with ``W`` int8 (one scale per output row), ``x`` quantized per call; float32 in/out."""
+
+    def __init__(self, weight: Tensor, bias: Tensor | None):
+        super().__init__()
+        self.out_features, self.in_features = weight.shape
+        weight = weight.detach()
+        scales = torch.empty(self.out_features, dtype=torch.float64)
+        values = torch.empty(weight.shape, dtype=torch.int8)
+        # slice by slice, so the output projection is never widened whole (51865 x 512 float32 = 106 MB)
+        for rows, scale, out in zip(weight.split(4096), scales.split(4096), values.split(4096)):
+            dense = rows.float()
+            scale.copy_((dense.abs().amax(dim=1) / 127.5).clamp_min(torch.finfo(torch.float32).eps))  # symmetric
+            out.copy_((dense / scale.float()[:, None]).round_().clamp_(-128, 127))
+        zero_points = torch.zeros(self.out_features, dtype=torch.long)
+        with warnings.catch_warnings():  # "quantized tensor creation functions ... are deprecated" (torch 2.13)
+            warnings.simplefilter("ignore", UserWarning)
+            qweight = torch._make_per_channel_quantized_tensor(values, scales, zero_points, 0)
+        self.has_bias = bias is not None
+        self.packed = torch.ops.quantized.linear_prepack(qweight, None if bias is None else bias.detach().float())
+
+    def forward(self, x: Tensor) -> Tensor:
+        return torch.ops.quantized.linear_dynamic(x, self.packed, reduce_range=_REDUCE_RANGE)
+
+    def _save_to_state_dict(self, destination, prefix, keep_vars):  # noqa: ANN001 (nn.Module's signature)
+        qweight, bias = torch.ops.quantized.linear_unpack(self.packed)
+        destination[prefix + "weight"] = qweight.dequantize()  # the int8 values, not the original ones
+        if self.has_bias:
+            destination[prefix + "bias"] = bias
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.has_bias}, int8 weight"
+
+
+class Int8Projection(Int8Linear):
+    """The output projection as an int8 copy of the token embedding: tied, so no state of its own."""
+
+    def _save_to_state_dict(self, destination, prefix, keep_vars):  # noqa: ANN001 (nn.Module's signature)
+        pass
 
 
 def quantize_linears(module: nn.Module) -> int:
-    """Replace every ``nn.Linear`` below ``module`` by its int8 version, dropping the float weight as it goes."""
+    """Replace every ``nn.Linear`` below ``module`` by an :class:`Int8Linear`, dropping the float weight as it goes."""
     count = 0
     for name, child in list(module.named_children()):
         if type(child) is nn.Linear:
-            setattr(module, name, quantized_linear(child.weight, child.bias))
+            setattr(module, name, Int8Linear(child.weight, child.bias))
             count += 1
         else:
             count += quantize_linears(child)
@@ -74,15 +110,21 @@ def _narrow_if_exact(weight: Tensor, slice_rows: int = 8192) -> Tensor:
 
 
 @torch.inference_mode()
-def quantize_model(module: nn.Module) -> None:
-    """Quantize a Whisper module's Linear layers and give its decoder an int8 output projection, in place.
+def quantize_decoder(decoder: nn.Module) -> None:
+    """int8 Linear layers and an int8 output projection for the decoder, in place.
 
     Linear weights may still be in the checkpoint's dtype (float16): each is widened only while it is
     quantized. The token embedding stays float for lookups, as float16 when that is exact.
     """
-    n = quantize_linears(module.encoder) + quantize_linears(module.decoder)
-    decoder = module.decoder
+    n = quantize_linears(decoder.blocks)
     embedding = _narrow_if_exact(decoder.token_embedding.weight)
     decoder.token_embedding.weight = nn.Parameter(embedding, requires_grad=False)
-    decoder.output = quantized_linear(embedding, None)
-    log.debug("quantized %d linears and the output projection to int8 (per-channel)", n)
+    decoder.output = Int8Projection(embedding, None)
+    log.debug("quantized %d decoder linears and the output projection to int8 (per-channel)", n)
+
+
+@torch.inference_mode()
+def quantize_encoder(encoder: nn.Module) -> None:
+    """int8 Linear layers for the encoder, in place."""
+    n = quantize_linears(encoder.blocks)
+    log.debug("quantized %d encoder linears to int8 (per-channel)", n)

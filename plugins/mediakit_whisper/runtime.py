@@ -202,8 +202,10 @@ class WhisperRuntime:
         row ``i * repeat + j`` is beam ``j`` of window ``i``. The beams of a window share one copy of its
         cross-attention keys/values (folded into the query length), so they are neither copied nor re-read."""
         xa = audio_features.to(device=self.device, dtype=self._activation_dtype)
-        # (L, B, H, A, D), shared by each group
-        cross_k, cross_v = self.module.decoder.cross_keys_values(xa, self.cross_dtype)
+        # (L, B, H, A, D), shared by each group; narrow storage pays for one window (its keys/values then
+        # fit the CPU's cache), not for a batch of them, whose widening per layer would copy megabytes per step
+        narrow = self.cross_dtype if xa.shape[0] == 1 else None
+        cross_k, cross_v = self.module.decoder.cross_keys_values(xa, narrow)
         n_layer, n, n_head, _, head_dim = cross_k.shape
         size = (n_layer, n * repeat, n_head, max_tokens or self.dims.n_text_ctx, head_dim)
         if size[3] > self.dims.n_text_ctx:

@@ -40,35 +40,30 @@ def resolve_device(value: str) -> torch.device:
 class Precision:
     """How a compute type is carried out on a device."""
 
-    dtype: torch.dtype  # activations, and the weights that are neither quantized nor packed
-    int8_decoder: bool = False  # decoder Linear layers and output projection int8 (quantize.py)
-    int8_encoder: bool = False  # encoder Linear layers int8
+    dtype: torch.dtype  # activations, and the weights that are not quantized
+    int8: bool = False  # Linear layers and the output projection int8 (quantize.py)
     half_cross: bool = False  # cross-attention keys/values stored as float16, widened per layer
-
-    @property
-    def quantized(self) -> bool:
-        return self.int8_decoder or self.int8_encoder
 
 
 def resolve_compute_type(value: str, device: torch.device) -> Precision:
     """The :class:`Precision` of a compute type on a device.
 
-    ``auto``: float16 on CUDA; on a CPU with int8 kernels, a float32 encoder and an int8 decoder (the
-    decoding steps are bound by the bytes of weights they read; the encoder is where int8 costs
-    accuracy, docs/benchmarks.md); float32 elsewhere. ``int8``: every Linear layer int8 (CPU only).
+    ``auto``: float16 on CUDA; on the CPU float32 arithmetic with the cross-attention keys/values
+    stored as float16 (half the bytes each decoding step reads; docs/benchmarks.md). ``float32``
+    keeps them float32 too. ``int8`` (CPU only) quantizes every Linear layer: faster, less exact.
     """
     if value not in COMPUTE_TYPES:
         raise ConfigError(f"unknown compute type {value!r}; use one of {', '.join(COMPUTE_TYPES)}")
     if value == "auto":
-        if device.type == "cpu" and quantize.available():
-            return Precision(torch.float32, int8_decoder=True, half_cross=True)
+        if device.type == "cpu":
+            return Precision(torch.float32, half_cross=True)
         return Precision(torch.float16 if device.type == "cuda" else torch.float32)
     if value == "int8":
         if device.type != "cpu":
             raise ConfigError(f"compute type int8 runs on the CPU only (device is {device}); use float16 on a GPU")
         if not quantize.available():
             raise ConfigError("compute type int8 needs torch's int8 CPU kernels (fbgemm), which this torch lacks; use float32")
-        return Precision(torch.float32, int8_decoder=True, int8_encoder=True, half_cross=True)
+        return Precision(torch.float32, int8=True, half_cross=True)
     return Precision(_DTYPES[value])
 
 
@@ -130,14 +125,12 @@ def build_runtime(checkpoint: Checkpoint, name: str, options: ModelOptions) -> W
     if device.type == "cpu":
         _unmap_large_frees()
     if on_cpu:
-        if precision.int8_encoder:
+        if precision.int8:
             quantize.quantize_encoder(module.encoder)
-        else:
-            packed.pack_encoder(module.encoder)  # float16-stored where exact, else oneDNN-reordered float32
-        if precision.int8_decoder:
             quantize.quantize_decoder(module.decoder)
-        else:
-            packed.pack_decoder(module.decoder)  # float16-stored where exact, else oneDNN-reordered float32
+        else:  # float16-stored where exact, else oneDNN-reordered float32
+            packed.pack_encoder(module.encoder)
+            packed.pack_decoder(module.decoder)
         _widen_the_rest(module, dtype)
     heads = (
         checkpoint.alignment_heads
@@ -164,7 +157,7 @@ def build_runtime(checkpoint: Checkpoint, name: str, options: ModelOptions) -> W
         dtype=dtype,
         source=checkpoint.source,
         format=checkpoint.format,
-        quantized=precision.quantized,
+        quantized=precision.int8,
         cross_dtype=torch.float16 if precision.half_cross else None,
     )
 

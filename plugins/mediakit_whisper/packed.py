@@ -113,6 +113,19 @@ class HalfProjection(HalfLinear):
         pass
 
 
+class PackedProjection(nn.Module):
+    """The output projection as packed slices of the vocabulary, packed one at a time from ``embedding``
+    (so a full float32 copy is never made just to be packed); outputs are joined along the vocabulary."""
+
+    def __init__(self, embedding: Tensor, slice_rows: int = 8192):
+        super().__init__()
+        # a plain tuple, not submodules: the projection is tied to the embedding and has no state of its own
+        self.parts = tuple(PackedLinear(w.float(), None) for w in embedding.split(slice_rows))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return torch.cat([part(x) for part in self.parts], dim=-1)  # (..., n_vocab)
+
+
 def _pack_linears(module: nn.Module, make) -> int:  # noqa: ANN001 (make: (weight, bias) -> module)
     count = 0
     for name, child in list(module.named_children()):

@@ -6,8 +6,9 @@ a float32 copy of the whole model never exists (loading base peaks about 440 MB 
 torch's fbgemm kernels); LayerNorms, convolutions, attention and the embedding lookup stay float.
 
 Measured on the shared speech set (docs/benchmarks.md): one scale per row (symmetric, as CTranslate2's
-int8) keeps the decoder's accuracy where one scale per matrix does not, and an int8 *encoder* costs
-accuracy (English WER +0.6 points, three other languages worse) while an int8 decoder costs none.
+int8) costs far less than one scale per matrix, but int8 is not exact: an int8 encoder cost English
+WER +0.6 points and words in three other languages, and an int8 decoder alone made one clip lose
+half its words (a window ended early). So int8 is opt-in (``--compute_type int8``), never ``auto``.
 """
 
 from __future__ import annotations

@@ -86,3 +86,22 @@ def test_step_threads_use_the_faster_setting_and_probe_again_later():
         n = chooser.next(2)
         chooser.record(n, timings[n])
     assert chooser.next(2) == 1
+
+
+@pytest.mark.skipif(not packed.available(), reason="torch without oneDNN linear ops")
+def test_decoder_weights_that_are_not_float16_exact_get_the_packed_float32_layouts(module):
+    plain = runtime(module)
+    wide = copy.deepcopy(module)
+    with torch.no_grad():  # values float16 cannot hold: the float16-stored layout would change them
+        wide.decoder.token_embedding.weight.add_(1e-7)
+        wide.decoder.blocks[0].mlp[0].weight.add_(1e-7)
+    reference = runtime(copy.deepcopy(wide))
+    assert packed.pack_decoder(wide.decoder)
+    assert isinstance(wide.decoder.output, packed.PackedProjection)
+    assert isinstance(wide.decoder.blocks[0].mlp[0], packed.PackedLinear)
+    assert wide.decoder.token_embedding.weight.dtype == torch.float32
+    features = plain.encode(torch.randn(1, DIMS.n_mels, 2 * DIMS.n_audio_ctx))
+    tokens = torch.randint(0, DIMS.n_vocab, (1, 6))
+    want = reference.logits(tokens, reference.new_state(features))
+    got = runtime(wide).logits(tokens, runtime(wide).new_state(features))
+    torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)

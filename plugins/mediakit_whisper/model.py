@@ -86,6 +86,27 @@ class MultiHeadAttention(nn.Module):
         y = y.view(n // group, h, group, t, d).transpose(1, 2).reshape(n, h, t, d)  # (B*R, H, T, D)
         return self.out(self.merge_heads(y))
 
+    def attend_shared_prefix(self, x: Tensor, k: Tensor, v: Tensor, shared: int, end: int, group: int) -> Tensor:
+        """One new token per row (``x`` (B*R, 1, C)) attending to its cache ``k``/``v`` (B*R, H, S, D) up to
+        ``end``, where positions ``[0, shared)`` are common to each group of ``group`` rows (the prompt the
+        beams started from) and are read from the group's first row only (the others need not hold them).
+
+        The shared part is read once per group (its rows folded into the query length, as for the
+        cross-attention) and the rest per row; the two softmax-weighted sums are joined through their
+        log-sum-exps, which equals attending to all positions at once (to float32 rounding).
+        """
+        q = self.split_heads(self.query(x))  # (B*R, H, 1, D)
+        n, h, _, d = q.shape
+        grouped = q.view(n // group, group, h, d).transpose(1, 2)  # (B, H, R, D)
+        head, head_lse = _attention_with_lse(grouped, k[::group, :, :shared], v[::group, :, :shared])
+        head = head.transpose(1, 2).reshape(n, h, 1, d)  # (B*R, H, 1, D)
+        head_lse = head_lse.transpose(1, 2).reshape(n, h, 1, 1)
+        own, own_lse = _attention_with_lse(q, k[:, :, shared:end], v[:, :, shared:end])  # (B*R, H, 1, D)
+        own_lse = own_lse.unsqueeze(-1)
+        total = torch.logaddexp(head_lse, own_lse)
+        y = head * (head_lse - total).exp() + own * (own_lse - total).exp()
+        return self.out(self.merge_heads(y))
+
     def weights(self, x: Tensor, k: Tensor) -> Tensor:
         """Softmaxed attention weights (B, H, T, S) of the queries of ``x`` over ``k`` (no mask)."""
         q = self.split_heads(self.query(x))  # (B, H, T, D)
@@ -96,6 +117,16 @@ class MultiHeadAttention(nn.Module):
         """Self-attention over ``x`` (B, T, C)."""
         k, v = self.keys_values(x)
         return self.attend(x, k, v, causal=causal)
+
+
+def _attention_with_lse(q: Tensor, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
+    """Unmasked attention (B, H, T, D) and the log-sum-exp of each query's scaled scores (B, H, T)."""
+    if q.device.type == "cpu" and hasattr(torch.ops.aten, "_scaled_dot_product_flash_attention_for_cpu"):
+        out, lse = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu(q, k, v)
+        return out, lse
+    scores = (q @ k.transpose(-1, -2)) / math.sqrt(q.shape[-1])  # (B, H, T, S)
+    lse = scores.float().logsumexp(dim=-1)
+    return ((scores - lse.unsqueeze(-1).to(scores.dtype)).exp() @ v), lse.to(q.dtype)
 
 
 class ResidualAttentionBlock(nn.Module):
@@ -128,14 +159,18 @@ class ResidualAttentionBlock(nn.Module):
         offset: int,
         mask: Tensor | None,  # (T, offset+T) bool, or None when T == 1
         group: int = 1,  # consecutive rows of x that share one audio window (beams)
+        shared: int = 0,  # cache positions [0, shared) are common to a group, held by its first row
     ) -> Tensor:
         h = self.attn_ln(x)
         end = offset + x.shape[1]
         k, v = self.attn.keys_values(h)  # (B, H, T, D)
         self_k[:, :, offset:end] = k
         self_v[:, :, offset:end] = v
-        causal = mask is None and offset == 0 and x.shape[1] > 1
-        x = x + self.attn.attend(h, self_k[:, :, :end], self_v[:, :, :end], mask=mask, causal=causal)
+        if group > 1 and 0 < shared <= offset and x.shape[1] == 1:  # beams after a common prompt
+            x = x + self.attn.attend_shared_prefix(h, self_k, self_v, shared, end, group)
+        else:
+            causal = mask is None and offset == 0 and x.shape[1] > 1
+            x = x + self.attn.attend(h, self_k[:, :, :end], self_v[:, :, :end], mask=mask, causal=causal)
         x = x + self.cross_attn.attend_grouped(self.cross_attn_ln(x), cross_k, cross_v, group)
         return x + self.mlp(self.mlp_ln(x))
 
@@ -221,6 +256,7 @@ class TextDecoder(nn.Module):
         last_only: bool = False,
         group: int = 1,  # rows per audio window: row i uses cross_k[:, i // group]
         scratch: tuple[Tensor, Tensor] | None = None,  # (B / group, H, A, D) in the activations' dtype
+        shared: int = 0,  # cache positions [0, shared) are common to a group, held by its first row
     ) -> Tensor:
         """Decode ``tokens`` at positions ``offset ...``, writing their keys/values into the cache -> (B, T, V)
         (or (B, 1, V) for the last position only)."""
@@ -235,7 +271,7 @@ class TextDecoder(nn.Module):
                 if scratch is None:
                     raise ValueError(f"cross-attention keys/values are {k.dtype}, activations {x.dtype}: pass scratch buffers")
                 k, v = scratch[0].copy_(k), scratch[1].copy_(v)
-            x = block.forward_cached(x, self_k[i], self_v[i], k, v, offset, mask, group)
+            x = block.forward_cached(x, self_k[i], self_v[i], k, v, offset, mask, group, shared)
         return self.project(x[:, -1:] if last_only else x)
 
     def cross_attention_weights(self, tokens: Tensor, xa: Tensor, layers: set[int]) -> dict[int, Tensor]:

@@ -38,8 +38,9 @@ class DecoderState:
         self.group = group
         self.offset = 0
         self._scratch: tuple[Tensor, Tensor] | None = None
-        # positions below this hold the same keys/values in every row of a group (the prompt that the
-        # beams were copied from), so reordering the beams need not copy them
+        # positions below this are the same for every row of a group (the prompt the beams started
+        # from) and are kept in the group's first row only: the decoder reads them from there once
+        # per group, and moving beams need not copy them
         self.shared = 0
 
     def scratch(self) -> tuple[Tensor, Tensor] | None:
@@ -103,15 +104,30 @@ class DecoderState:
         self_k = torch.empty(size, dtype=self.self_k.dtype, device=self.self_k.device)
         self_v = torch.empty(size, dtype=self.self_v.dtype, device=self.self_v.device)
         end = self.offset
-        self_k[:, :, :, :end] = self.self_k[:, rows, :, :end]
-        self_v[:, :, :, :end] = self.self_v[:, rows, :, :end]
+        self._spread_shared()  # every row of this state complete, whatever is selected
+        one_row_per_group = group > 1 and all(len(set(run)) == 1 for run in _runs(rows.tolist(), group))
+        if one_row_per_group:  # the filled positions become the shared prefix: copy them to first rows only
+            self_k[:, ::group, :, :end] = self.self_k[:, rows[::group], :, :end]
+            self_v[:, ::group, :, :end] = self.self_v[:, rows[::group], :, :end]
+        else:
+            self_k[:, :, :, :end] = self.self_k[:, rows, :, :end]
+            self_v[:, :, :, :end] = self.self_v[:, rows, :, :end]
         state = DecoderState(cross_k, cross_v, self_k, self_v, group=group)
         state.offset = end
         if cross_k is self.cross_k:
             state._scratch = self._scratch  # same shapes; states of one window batch are used one at a time
-        if group > 1 and all(len({r for r in rows_of_run}) == 1 for rows_of_run in _runs(rows.tolist(), group)):
-            state.shared = end  # each group copies one row: its rows agree on every filled position
+        if one_row_per_group:
+            state.shared = end
         return state
+
+    def _spread_shared(self) -> None:
+        """Copy the shared prefix from each group's first row into its other rows (then no row is special)."""
+        if self.group > 1 and self.shared > 0:
+            n = self.self_k.shape[1]
+            for j in range(1, self.group):
+                self.self_k[:, j:n:self.group, :, : self.shared] = self.self_k[:, 0:n:self.group, :, : self.shared]
+                self.self_v[:, j:n:self.group, :, : self.shared] = self.self_v[:, 0:n:self.group, :, : self.shared]
+            self.shared = 0
 
     def rewind(self, offset: int = 0) -> None:
         """Forget the tokens from ``offset`` on; the next :meth:`WhisperRuntime.logits` writes there."""
@@ -226,9 +242,12 @@ class WhisperRuntime:
         if state.offset + t > state.max_tokens:
             raise ValueError(f"{state.offset} + {t} tokens exceed the cache of {state.max_tokens}")
         tokens = tokens.to(self.device)
+        if t > 1:  # several tokens per row take the ordinary path, which reads every row's own prefix
+            state._spread_shared()
         logits = self.module.decoder.forward_cached(
             tokens, state.self_k, state.self_v, state.cross_k, state.cross_v, state.offset,
             last_only=last_only, group=state.group, scratch=state.scratch(),
+            shared=state.shared,
         )  # fmt: skip
         state.offset += t
         return logits

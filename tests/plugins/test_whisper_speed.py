@@ -105,3 +105,21 @@ def test_decoder_weights_that_are_not_float16_exact_get_the_packed_float32_layou
     want = reference.logits(tokens, reference.new_state(features))
     got = runtime(wide).logits(tokens, runtime(wide).new_state(features))
     torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)
+
+
+def test_beams_read_the_shared_prompt_once_and_still_match_the_uncached_logits(module):
+    rt = runtime(module)
+    features = rt.encode(torch.randn(2, DIMS.n_mels, 2 * DIMS.n_audio_ctx))
+    prompt = torch.randint(0, DIMS.n_vocab, (2, 6))
+    base = rt.new_state(features)
+    rt.logits(prompt, base)
+    beams = base.select(torch.arange(2).repeat_interleave(3))  # two windows, three beams each
+    assert beams.shared == 6  # the prompt is kept in each group's first row only
+    first, second = torch.randint(0, DIMS.n_vocab, (6, 1)), torch.randint(0, DIMS.n_vocab, (6, 2))
+    one = rt.logits(first, beams)[:, -1]  # one token per row: prompt read once per group
+    two = rt.logits(second, beams)[:, -1]  # several tokens: every row gets its own copy of the prompt first
+    assert beams.shared == 0
+    history = torch.cat([prompt.repeat_interleave(3, dim=0), first, second], dim=1)
+    reference = rt.logits_full(history, features.repeat_interleave(3, dim=0))
+    torch.testing.assert_close(one, reference[:, 6], rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(two, reference[:, -1], rtol=1e-4, atol=1e-4)

@@ -71,18 +71,29 @@ class MultiHeadAttention(nn.Module):
         y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal)  # (B, H, T, D)
         return self.out(self.merge_heads(y))
 
-    def attend_grouped(self, x: Tensor, k: Tensor, v: Tensor, group: int) -> Tensor:
+    def attend_grouped(
+        self, x: Tensor, k: Tensor, v: Tensor, group: int, scratch: tuple[Tensor, Tensor] | None = None
+    ) -> Tensor:
         """Unmasked attention where each run of ``group`` rows of ``x`` (B*R, T, C) shares one row of
         ``k``/``v`` (B, H, S, D), as the beams of one audio window share its cross-attention keys/values.
 
         The rows of a group are folded into the query length, so keys/values are read once per group.
+        Keys/values stored narrower than ``x`` are widened one window at a time into ``scratch``
+        ((1, H, S, D) each), which stays in the CPU's cache while it is read.
         """
-        if group == 1:
-            return self.attend(x, k, v)
         q = self.split_heads(self.query(x))  # (B*R, H, T, D)
         n, h, t, d = q.shape
         q = q.view(n // group, group, h, t, d).transpose(1, 2).reshape(n // group, h, group * t, d)  # (B, H, R*T, D)
-        y = F.scaled_dot_product_attention(q, k, v)  # (B, H, R*T, D)
+        if k.dtype == q.dtype:
+            y = F.scaled_dot_product_attention(q, k, v)  # (B, H, R*T, D)
+        elif scratch is None:
+            raise ValueError(f"keys/values are {k.dtype}, activations {q.dtype}: pass scratch buffers to widen them")
+        else:
+            wide_k, wide_v = scratch
+            y = torch.cat([
+                F.scaled_dot_product_attention(q[w : w + 1], wide_k.copy_(k[w : w + 1]), wide_v.copy_(v[w : w + 1]))
+                for w in range(k.shape[0])
+            ])  # fmt: skip
         y = y.view(n // group, h, group, t, d).transpose(1, 2).reshape(n, h, t, d)  # (B*R, H, T, D)
         return self.out(self.merge_heads(y))
 
@@ -160,6 +171,7 @@ class ResidualAttentionBlock(nn.Module):
         mask: Tensor | None,  # (T, offset+T) bool, or None when T == 1
         group: int = 1,  # consecutive rows of x that share one audio window (beams)
         shared: int = 0,  # cache positions [0, shared) are common to a group, held by its first row
+        scratch: tuple[Tensor, Tensor] | None = None,  # (1, H, A, D) buffers to widen narrow cross keys/values
     ) -> Tensor:
         h = self.attn_ln(x)
         end = offset + x.shape[1]
@@ -171,7 +183,7 @@ class ResidualAttentionBlock(nn.Module):
         else:
             causal = mask is None and offset == 0 and x.shape[1] > 1
             x = x + self.attn.attend(h, self_k[:, :, :end], self_v[:, :, :end], mask=mask, causal=causal)
-        x = x + self.cross_attn.attend_grouped(self.cross_attn_ln(x), cross_k, cross_v, group)
+        x = x + self.cross_attn.attend_grouped(self.cross_attn_ln(x), cross_k, cross_v, group, scratch)
         return x + self.mlp(self.mlp_ln(x))
 
 
@@ -255,7 +267,7 @@ class TextDecoder(nn.Module):
         offset: int,
         last_only: bool = False,
         group: int = 1,  # rows per audio window: row i uses cross_k[:, i // group]
-        scratch: tuple[Tensor, Tensor] | None = None,  # (B / group, H, A, D) in the activations' dtype
+        scratch: tuple[Tensor, Tensor] | None = None,  # (1, H, A, D) in the activations' dtype
         shared: int = 0,  # cache positions [0, shared) are common to a group, held by its first row
     ) -> Tensor:
         """Decode ``tokens`` at positions ``offset ...``, writing their keys/values into the cache -> (B, T, V)
@@ -266,12 +278,9 @@ class TextDecoder(nn.Module):
             mask = torch.ones(n_new, offset + n_new, dtype=torch.bool, device=tokens.device).tril(offset)
         x = self.embed(tokens, offset).to(self_k.dtype)
         for i, block in enumerate(self.blocks):
-            k, v = cross_k[i], cross_v[i]
-            if k.dtype != x.dtype:  # stored narrower: widen into the scratch buffers (no allocation per layer)
-                if scratch is None:
-                    raise ValueError(f"cross-attention keys/values are {k.dtype}, activations {x.dtype}: pass scratch buffers")
-                k, v = scratch[0].copy_(k), scratch[1].copy_(v)
-            x = block.forward_cached(x, self_k[i], self_v[i], k, v, offset, mask, group, shared)
+            x = block.forward_cached(
+                x, self_k[i], self_v[i], cross_k[i], cross_v[i], offset, mask, group, shared, scratch
+            )  # fmt: skip
         return self.project(x[:, -1:] if last_only else x)
 
     def cross_attention_weights(self, tokens: Tensor, xa: Tensor, layers: set[int]) -> dict[int, Tensor]:

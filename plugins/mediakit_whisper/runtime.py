@@ -44,12 +44,12 @@ class DecoderState:
         self.shared = 0
 
     def scratch(self) -> tuple[Tensor, Tensor] | None:
-        """Buffers a layer's cross keys/values are widened into when stored narrower than the activations
-        (made once per state, shared by its layers; None when they are not narrower)."""
+        """Buffers one window's cross keys/values of one layer are widened into when they are stored
+        narrower than the activations (made once, reused by every layer and window; None when not narrower)."""
         if self.cross_k.dtype == self.self_k.dtype:
             return None
-        if self._scratch is None:
-            shape, like = self.cross_k.shape[1:], dict(dtype=self.self_k.dtype, device=self.self_k.device)
+        if self._scratch is None:  # one window's worth: windows are widened one at a time
+            shape, like = (1, *self.cross_k.shape[2:]), dict(dtype=self.self_k.dtype, device=self.self_k.device)
             self._scratch = (torch.empty(shape, **like), torch.empty(shape, **like))
         return self._scratch
 
@@ -114,8 +114,7 @@ class DecoderState:
             self_v[:, :, :, :end] = self.self_v[:, rows, :, :end]
         state = DecoderState(cross_k, cross_v, self_k, self_v, group=group)
         state.offset = end
-        if cross_k is self.cross_k:
-            state._scratch = self._scratch  # same shapes; states of one window batch are used one at a time
+        state._scratch = self._scratch  # one window's worth; states of a window batch are used one at a time
         if one_row_per_group:
             state.shared = end
         return state
@@ -177,7 +176,7 @@ class WhisperRuntime:
         self.format = format  # ct2, openai or huggingface
         self.quantized = quantized  # int8 dynamic quantization of Linear layers (activations stay float32)
         # storage dtype of the cross-attention keys/values (None: the activations'); float16 halves the
-        # bytes a decoding step reads; they are widened one layer at a time into the state's scratch
+        # bytes a decoding step reads; they are widened one layer and one window at a time (state.scratch)
         self.cross_dtype = cross_dtype
         self.vocab_file = vocab_file
         self._encoding = None
@@ -218,10 +217,8 @@ class WhisperRuntime:
         row ``i * repeat + j`` is beam ``j`` of window ``i``. The beams of a window share one copy of its
         cross-attention keys/values (folded into the query length), so they are neither copied nor re-read."""
         xa = audio_features.to(device=self.device, dtype=self._activation_dtype)
-        # (L, B, H, A, D), shared by each group; narrow storage pays for one window (its keys/values then
-        # fit the CPU's cache), not for a batch of them, whose widening per layer would copy megabytes per step
-        narrow = self.cross_dtype if xa.shape[0] == 1 else None
-        cross_k, cross_v = self.module.decoder.cross_keys_values(xa, narrow)
+        # (L, B, H, A, D), shared by each group
+        cross_k, cross_v = self.module.decoder.cross_keys_values(xa, self.cross_dtype)
         n_layer, n, n_head, _, head_dim = cross_k.shape
         size = (n_layer, n * repeat, n_head, max_tokens or self.dims.n_text_ctx, head_dim)
         if size[3] > self.dims.n_text_ctx:

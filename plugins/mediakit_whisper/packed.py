@@ -73,13 +73,45 @@ class PackedLinear(nn.Module):
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
 
 
-class HalfLinear(nn.Module):
-    """``y = x W^T + b`` with ``W`` stored as float16 (fbgemm's packed layout), computed in float32."""
+class PrepackedLinear(nn.Module):
+    """A Linear layer whose weight lives in a kernel's own packed form; ``state_dict()`` still yields the
+    dense ``weight`` (and ``bias``) under the Linear's names. Subclasses say how to unpack."""
+
+    kind = "packed"  # for repr
 
     def __init__(self, weight: Tensor, bias: Tensor | None):
         super().__init__()
         self.out_features, self.in_features = weight.shape
         self.has_bias = bias is not None
+
+    def dense(self) -> tuple[Tensor, Tensor | None]:
+        """(weight (out_features, in_features) float32, bias or None), rebuilt from the packed form."""
+        raise NotImplementedError
+
+    def _save_to_state_dict(self, destination, prefix, keep_vars):  # noqa: ANN001 (nn.Module's signature)
+        weight, bias = self.dense()
+        destination[prefix + "weight"] = weight
+        if self.has_bias:
+            destination[prefix + "bias"] = bias
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.has_bias}, {self.kind} weight"
+
+
+class Tied:
+    """Mixin for an output projection made from the token embedding: no state of its own to save."""
+
+    def _save_to_state_dict(self, destination, prefix, keep_vars):  # noqa: ANN001 (nn.Module's signature)
+        pass
+
+
+class HalfLinear(PrepackedLinear):
+    """``y = x W^T + b`` with ``W`` stored as float16 (fbgemm's packed layout), computed in float32."""
+
+    kind = "float16"
+
+    def __init__(self, weight: Tensor, bias: Tensor | None):
+        super().__init__(weight, bias)
         self.packed = torch.ops.quantized.linear_prepack_fp16(
             weight.detach().float(), None if bias is None else bias.detach().float()
         )
@@ -87,30 +119,22 @@ class HalfLinear(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         return torch.ops.quantized.linear_dynamic_fp16(x, self.packed)
 
+    def dense(self) -> tuple[Tensor, Tensor | None]:
+        weight, bias = torch.ops.quantized.linear_unpack_fp16(self.packed)
+        return weight, bias if self.has_bias else None
+
     @property
     def weight(self) -> Tensor:
         """The dense (out_features, in_features) weight as float32 (a copy)."""
-        return torch.ops.quantized.linear_unpack_fp16(self.packed)[0]
+        return self.dense()[0]
 
     @property
     def bias(self) -> Tensor | None:
-        return torch.ops.quantized.linear_unpack_fp16(self.packed)[1] if self.has_bias else None
-
-    def _save_to_state_dict(self, destination, prefix, keep_vars):  # noqa: ANN001 (nn.Module's signature)
-        weight, bias = torch.ops.quantized.linear_unpack_fp16(self.packed)
-        destination[prefix + "weight"] = weight
-        if self.has_bias:
-            destination[prefix + "bias"] = bias
-
-    def extra_repr(self) -> str:
-        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.has_bias}, float16 weight"
+        return self.dense()[1]
 
 
-class HalfProjection(HalfLinear):
-    """The output projection as a float16-stored copy of the token embedding: tied, so no state of its own."""
-
-    def _save_to_state_dict(self, destination, prefix, keep_vars):  # noqa: ANN001 (nn.Module's signature)
-        pass
+class HalfProjection(Tied, HalfLinear):
+    """The output projection as a float16-stored copy of the token embedding."""
 
 
 class PackedProjection(nn.Module):
@@ -126,14 +150,16 @@ class PackedProjection(nn.Module):
         return torch.cat([part(x) for part in self.parts], dim=-1)  # (..., n_vocab)
 
 
-def _pack_linears(module: nn.Module, make) -> int:  # noqa: ANN001 (make: (weight, bias) -> module)
+def replace_linears(module: nn.Module, make) -> int:  # noqa: ANN001 (make: (weight, bias) -> module)
+    """Replace every ``nn.Linear`` below ``module`` by ``make(weight, bias)``, one at a time (each dense
+    weight can be freed before the next is converted); returns how many."""
     count = 0
     for name, child in list(module.named_children()):
         if type(child) is nn.Linear:
             setattr(module, name, make(child.weight, child.bias))
             count += 1
         else:
-            count += _pack_linears(child, make)
+            count += replace_linears(child, make)
     return count
 
 
@@ -167,7 +193,7 @@ def pack_decoder(decoder: nn.Module) -> bool:
         del embedding
         narrow = decoder.token_embedding.weight
         output = HalfProjection(narrow, None) if half else PackedProjection(narrow)
-        n = _pack_linears(decoder.blocks, _layout(ROWS_HINT))
+        n = replace_linears(decoder.blocks, _layout(ROWS_HINT))
     except RuntimeError as err:  # an unusual build: stay on the dense path
         log.debug("decoder packing unavailable: %s", err)
         return False
@@ -183,7 +209,7 @@ def pack_encoder(encoder: nn.Module) -> bool:
     if not available():
         return False
     try:
-        n = _pack_linears(encoder.blocks, _layout(1500))
+        n = replace_linears(encoder.blocks, _layout(1500))
     except RuntimeError as err:
         log.debug("encoder packing unavailable: %s", err)
         return False

@@ -13,11 +13,14 @@ half its words (a window ended early). So int8 is opt-in (``--compute_type int8`
 
 from __future__ import annotations
 
+import functools
 import logging
 import warnings
 
 import torch
 from torch import Tensor, nn
+
+from . import packed
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +33,7 @@ def available() -> bool:
     return hasattr(torch, "quantize_per_channel") and kernels and any(e in engines for e in ("x86", "fbgemm"))
 
 
+@functools.cache
 def _has_vnni() -> bool:
     """The CPU multiplies int8 into int32 without saturation (AVX512-VNNI or AVX-VNNI; Linux flags)."""
     try:
@@ -40,17 +44,14 @@ def _has_vnni() -> bool:
     return " avx512_vnni" in flags or " avx_vnni" in flags
 
 
-#: Activations use all 8 bits where the CPU's int8 products cannot saturate; without VNNI, fbgemm's
-#: AVX2 kernels add pairs of u8 x s8 products into int16, so activations keep 7 bits (torch's default).
-_REDUCE_RANGE = not _has_vnni()
 
-
-class Int8Linear(nn.Module):
+class Int8Linear(packed.PrepackedLinear):
     """``y = x W^T + b`` with ``W`` int8 (one scale per output row), ``x`` quantized per call; float32 in/out."""
 
+    kind = "int8"
+
     def __init__(self, weight: Tensor, bias: Tensor | None):
-        super().__init__()
-        self.out_features, self.in_features = weight.shape
+        super().__init__(weight, bias)
         weight = weight.detach()
         scales = torch.empty(self.out_features, dtype=torch.float64)
         values = torch.empty(weight.shape, dtype=torch.int8)
@@ -63,51 +64,22 @@ class Int8Linear(nn.Module):
         with warnings.catch_warnings():  # "quantized tensor creation functions ... are deprecated" (torch 2.13)
             warnings.simplefilter("ignore", UserWarning)
             qweight = torch._make_per_channel_quantized_tensor(values, scales, zero_points, 0)
-        self.has_bias = bias is not None
+        # activations use all 8 bits where the CPU's int8 products cannot saturate; without VNNI, fbgemm's
+        # AVX2 kernels add pairs of u8 x s8 products into int16, so they keep 7 bits (torch's default)
+        self.reduce_range = not _has_vnni()
         self.packed = torch.ops.quantized.linear_prepack(qweight, None if bias is None else bias.detach().float())
 
     def forward(self, x: Tensor) -> Tensor:
-        return torch.ops.quantized.linear_dynamic(x, self.packed, reduce_range=_REDUCE_RANGE)
+        return torch.ops.quantized.linear_dynamic(x, self.packed, reduce_range=self.reduce_range)
 
-    def _save_to_state_dict(self, destination, prefix, keep_vars):  # noqa: ANN001 (nn.Module's signature)
+    def dense(self) -> tuple[Tensor, Tensor | None]:
+        """The int8 weight dequantized (not the original values) and the bias."""
         qweight, bias = torch.ops.quantized.linear_unpack(self.packed)
-        destination[prefix + "weight"] = qweight.dequantize()  # the int8 values, not the original ones
-        if self.has_bias:
-            destination[prefix + "bias"] = bias
-
-    def extra_repr(self) -> str:
-        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.has_bias}, int8 weight"
+        return qweight.dequantize(), bias if self.has_bias else None
 
 
-class Int8Projection(Int8Linear):
-    """The output projection as an int8 copy of the token embedding: tied, so no state of its own."""
-
-    def _save_to_state_dict(self, destination, prefix, keep_vars):  # noqa: ANN001 (nn.Module's signature)
-        pass
-
-
-def quantize_linears(module: nn.Module) -> int:
-    """Replace every ``nn.Linear`` below ``module`` by an :class:`Int8Linear`, dropping the float weight as it goes."""
-    count = 0
-    for name, child in list(module.named_children()):
-        if type(child) is nn.Linear:
-            setattr(module, name, Int8Linear(child.weight, child.bias))
-            count += 1
-        else:
-            count += quantize_linears(child)
-    return count
-
-
-def _narrow_if_exact(weight: Tensor, slice_rows: int = 8192) -> Tensor:
-    """``weight`` as float16 when every value survives the round trip (checked slice by slice), else as is."""
-    if weight.dtype == torch.float16:
-        return weight
-    narrow = torch.empty(weight.shape, dtype=torch.float16)
-    for src, dst in zip(weight.split(slice_rows), narrow.split(slice_rows)):
-        dst.copy_(src)
-        if not torch.equal(dst.to(src.dtype), src):
-            return weight
-    return narrow
+class Int8Projection(packed.Tied, Int8Linear):
+    """The output projection as an int8 copy of the token embedding."""
 
 
 @torch.inference_mode()
@@ -117,8 +89,10 @@ def quantize_decoder(decoder: nn.Module) -> None:
     Linear weights may still be in the checkpoint's dtype (float16): each is widened only while it is
     quantized. The token embedding stays float for lookups, as float16 when that is exact.
     """
-    n = quantize_linears(decoder.blocks)
-    embedding = _narrow_if_exact(decoder.token_embedding.weight)
+    n = packed.replace_linears(decoder.blocks, Int8Linear)
+    embedding = decoder.token_embedding.weight
+    if embedding.dtype != torch.float16 and packed.is_half_exact(embedding):
+        embedding = embedding.half()
     decoder.token_embedding.weight = nn.Parameter(embedding, requires_grad=False)
     decoder.output = Int8Projection(embedding, None)
     log.debug("quantized %d decoder linears and the output projection to int8 (per-channel)", n)
@@ -127,5 +101,5 @@ def quantize_decoder(decoder: nn.Module) -> None:
 @torch.inference_mode()
 def quantize_encoder(encoder: nn.Module) -> None:
     """int8 Linear layers for the encoder, in place."""
-    n = quantize_linears(encoder.blocks)
+    n = packed.replace_linears(encoder.blocks, Int8Linear)
     log.debug("quantized %d encoder linears to int8 (per-channel)", n)

@@ -160,6 +160,15 @@ class ResidualAttentionBlock(nn.Module):
             x = x + self.cross_attn.attend(self.cross_attn_ln(x), k, v)
         return x + self.mlp(self.mlp_ln(x))
 
+    def forward_in_place(self, x: Tensor) -> Tensor:
+        """The encoder's path without autograd (self-attention and MLP only): ``x`` (B, T, C), which must
+        be the caller's own tensor, receives the residual sums in place, and the GELU overwrites the MLP's
+        hidden layer, sparing two of a layer's multi-megabyte temporaries."""
+        x += self.attn(self.attn_ln(x))
+        hidden = self.mlp[0](self.mlp_ln(x))  # (B, T, 4C)
+        x += self.mlp[2](torch.ops.aten.gelu_(hidden))
+        return x
+
     def forward_cached(
         self,
         x: Tensor,  # (B, T, C) new tokens at positions offset ... offset+T-1
@@ -206,9 +215,10 @@ class AudioEncoder(nn.Module):
         if x.shape[1:] != self.positional_embedding.shape:
             raise ValueError(f"audio has {x.shape[1]} positions after the convolutions, the encoder expects "
                              f"{self.positional_embedding.shape[0]} (a 30 s window of {2 * self.positional_embedding.shape[0]} frames)")
-        x = x + self.positional_embedding.to(x.dtype)
+        x = x + self.positional_embedding.to(x.dtype)  # a new tensor: the blocks may write into it
+        in_place = not torch.is_grad_enabled()
         for block in self.blocks:
-            x = block(x)
+            x = block.forward_in_place(x) if in_place else block(x)
         return self.ln_post(x)
 
 

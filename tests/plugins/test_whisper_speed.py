@@ -123,3 +123,14 @@ def test_beams_read_the_shared_prompt_once_and_still_match_the_uncached_logits(m
     reference = rt.logits_full(history, features.repeat_interleave(3, dim=0))
     torch.testing.assert_close(one, reference[:, 6], rtol=1e-4, atol=1e-4)
     torch.testing.assert_close(two, reference[:, -1], rtol=1e-4, atol=1e-4)
+
+
+def test_encoder_in_place_path_matches_the_reference_path_and_leaves_its_input_alone(module):
+    mel = torch.randn(2, DIMS.n_mels, 2 * DIMS.n_audio_ctx)
+    before = mel.clone()
+    with torch.enable_grad():
+        reference = module.encoder(mel)  # autograd on: the out-of-place blocks
+    with torch.inference_mode():
+        fast = module.encoder(mel)  # no autograd: residual sums and GELU in place
+    torch.testing.assert_close(fast, reference.detach(), rtol=1e-5, atol=1e-5)
+    assert torch.equal(mel, before)

@@ -46,10 +46,3 @@ class RowLayout:
                 sources.append(parent)
         self.rows = new
         return destinations, sources
-
-    def to_rows(self, values: list[int]) -> list[int]:
-        """Per-beam ``values`` rearranged into cache-row order."""
-        out = [0] * len(values)
-        for j, row in enumerate(self.rows):
-            out[row] = values[j]
-        return out

@@ -198,6 +198,7 @@ def decode_windows(
     n_rows = n_windows * group
     identity = list(range(n_rows))
     layout = RowLayout(n_rows, group)  # beams' cache rows: a step copies only a parent's extra children
+    rows = None  # (N,) layout.rows as a tensor while it is not the identity
     sampled = torch.empty((n_rows, 0), dtype=torch.long, device=device)
     logits = started.last_logits.clone()
     length = len(tokens)
@@ -213,8 +214,8 @@ def decode_windows(
                 started_at = time.perf_counter()
             if column is not None:
                 logits = runtime.logits(column, state, last_only=True)[:, -1].float()  # (N, n_vocab), cache rows
-                if not layout.identity:
-                    logits = logits[torch.tensor(layout.rows, device=device)]  # the search's order
+                if rows is not None:
+                    logits = logits[rows]  # the search's order
             for f in filters:
                 f.apply(logits, sampled)
             step = search.step(logits)
@@ -222,10 +223,11 @@ def decode_windows(
                 destinations, sources = layout.follow(step.source)
                 if destinations:
                     state.copy_rows(destinations, sources)
+                rows = None if layout.identity else torch.tensor(layout.rows, device=device)
                 sampled = sampled[torch.tensor(step.source, dtype=torch.long, device=device)]
             chosen = torch.tensor(step.next_tokens, dtype=torch.long, device=device)[:, None]  # (N, 1)
             sampled = torch.cat([sampled, chosen], dim=1)
-            column = chosen if layout.identity else chosen[torch.tensor(layout.rows, device=device).argsort()]
+            column = chosen if rows is None else chosen[rows.argsort()]  # the model's row order
             length += 1
             if timed:
                 _STEP_THREADS.record(threads, time.perf_counter() - started_at)

@@ -109,10 +109,10 @@ def build_runtime(checkpoint: Checkpoint, name: str, options: ModelOptions) -> W
     source, state = checkpoint.state_dict, {}
     # On the CPU, matrices (Linear weights, the embedding) stay in the checkpoint's dtype until they are
     # quantized or packed (float16 storage where exact), so the model is never all float32 at once.
-    on_cpu = device.type == "cpu" and dtype == torch.float32
+    cpu_layouts = device.type == "cpu" and dtype == torch.float32
     for key in list(source):
         value = source.pop(key)
-        narrow = on_cpu and value.ndim == 2 and key.endswith(".weight")
+        narrow = cpu_layouts and value.ndim == 2 and key.endswith(".weight")
         state[key] = value.to(dtype) if value.is_floating_point() and not narrow else value
         del value
     try:
@@ -124,7 +124,7 @@ def build_runtime(checkpoint: Checkpoint, name: str, options: ModelOptions) -> W
     module = module.to(device).eval().requires_grad_(False)
     if device.type == "cpu":
         _unmap_large_frees()
-    if on_cpu:
+    if cpu_layouts:
         if precision.int8:
             quantize.quantize_encoder(module.encoder)
             quantize.quantize_decoder(module.decoder)

@@ -47,32 +47,6 @@ def is_half_exact(weight: Tensor, slice_rows: int = 8192) -> bool:
     return all(torch.equal(part.half().to(part.dtype), part) for part in weight.split(slice_rows))
 
 
-class PackedLinear(nn.Module):
-    """``y = x W^T + b`` with ``W`` in oneDNN's reordered layout; inputs (..., in_features) float32."""
-
-    def __init__(self, weight: Tensor, bias: Tensor | None, rows_hint: int = ROWS_HINT):
-        super().__init__()
-        self.out_features, self.in_features = weight.shape
-        self.packed = torch.ops.mkldnn._reorder_linear_weight(weight.detach().float().contiguous(), rows_hint)
-        self.bias = None if bias is None else bias.detach().float().contiguous()
-
-    def forward(self, x: Tensor) -> Tensor:
-        return torch.ops.mkldnn._linear_pointwise(x, self.packed, self.bias, "none", [], "")
-
-    @property
-    def weight(self) -> Tensor:
-        """The dense (out_features, in_features) weight, rebuilt on demand (a copy)."""
-        return self.packed.to_dense()
-
-    def _save_to_state_dict(self, destination, prefix, keep_vars):  # noqa: ANN001 (nn.Module's signature)
-        destination[prefix + "weight"] = self.weight
-        if self.bias is not None:
-            destination[prefix + "bias"] = self.bias
-
-    def extra_repr(self) -> str:
-        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
-
-
 class PrepackedLinear(nn.Module):
     """A Linear layer whose weight lives in a kernel's own packed form; ``state_dict()`` still yields the
     dense ``weight`` (and ``bias``) under the Linear's names. Subclasses say how to unpack."""
@@ -96,6 +70,28 @@ class PrepackedLinear(nn.Module):
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.has_bias}, {self.kind} weight"
+
+
+class PackedLinear(PrepackedLinear):
+    """``y = x W^T + b`` with ``W`` in oneDNN's reordered layout; inputs (..., in_features) float32."""
+
+    kind = "oneDNN-packed float32"
+
+    def __init__(self, weight: Tensor, bias: Tensor | None, rows_hint: int = ROWS_HINT):
+        super().__init__(weight, bias)
+        self.packed = torch.ops.mkldnn._reorder_linear_weight(weight.detach().float().contiguous(), rows_hint)
+        self.bias = None if bias is None else bias.detach().float().contiguous()
+
+    def forward(self, x: Tensor) -> Tensor:
+        return torch.ops.mkldnn._linear_pointwise(x, self.packed, self.bias, "none", [], "")
+
+    def dense(self) -> tuple[Tensor, Tensor | None]:
+        return self.packed.to_dense(), self.bias
+
+    @property
+    def weight(self) -> Tensor:
+        """The dense (out_features, in_features) weight, rebuilt on demand (a copy)."""
+        return self.dense()[0]
 
 
 class Tied:
@@ -166,12 +162,23 @@ def replace_linears(module: nn.Module, make) -> int:  # noqa: ANN001 (make: (wei
 def _layout(rows_hint: int):  # -> (weight, bias) -> module
     """Float16-stored where that is exact, else oneDNN-packed float32 tuned for ``rows_hint`` rows."""
 
+    half = half_available()
+
     def make(weight: Tensor, bias: Tensor | None) -> nn.Module:
-        if half_available() and is_half_exact(weight):
+        if half and is_half_exact(weight):
             return HalfLinear(weight, bias)
         return PackedLinear(weight, bias, rows_hint)
 
     return make
+
+
+def narrow_embedding(decoder: nn.Module) -> Tensor:
+    """Store the token embedding as float16 when that is exact (it stays for lookups, while the output
+    projection gets its own layout), and return it."""
+    embedding = decoder.token_embedding.weight
+    if embedding.dtype != torch.float16 and is_half_exact(embedding):
+        decoder.token_embedding.weight = nn.Parameter(embedding.half(), requires_grad=False)
+    return decoder.token_embedding.weight
 
 
 @torch.inference_mode()
@@ -187,11 +194,9 @@ def pack_decoder(decoder: nn.Module) -> bool:
     if not available() or embedding.device.type != "cpu" or not embedding.is_floating_point():
         return False
     try:
-        half = half_available() and is_half_exact(embedding)
-        if half and embedding.dtype != torch.float16:
-            decoder.token_embedding.weight = nn.Parameter(embedding.half(), requires_grad=False)
-        del embedding
-        narrow = decoder.token_embedding.weight
+        del embedding  # the float32 copy, where narrowing drops it
+        narrow = narrow_embedding(decoder)
+        half = half_available() and narrow.dtype == torch.float16
         output = HalfProjection(narrow, None) if half else PackedProjection(narrow)
         n = replace_linears(decoder.blocks, _layout(ROWS_HINT))
     except RuntimeError as err:  # an unusual build: stay on the dense path

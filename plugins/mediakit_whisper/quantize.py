@@ -90,11 +90,7 @@ def quantize_decoder(decoder: nn.Module) -> None:
     quantized. The token embedding stays float for lookups, as float16 when that is exact.
     """
     n = packed.replace_linears(decoder.blocks, Int8Linear)
-    embedding = decoder.token_embedding.weight
-    if embedding.dtype != torch.float16 and packed.is_half_exact(embedding):
-        embedding = embedding.half()
-    decoder.token_embedding.weight = nn.Parameter(embedding, requires_grad=False)
-    decoder.output = Int8Projection(embedding, None)
+    decoder.output = Int8Projection(packed.narrow_embedding(decoder), None)
     log.debug("quantized %d decoder linears and the output projection to int8 (per-channel)", n)
 
 

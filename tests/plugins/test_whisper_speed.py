@@ -51,13 +51,18 @@ def test_packed_decoder_gives_the_same_logits_and_state_dict(module):
     torch.testing.assert_close(state["decoder.blocks.0.mlp.0.weight"], module.state_dict()["decoder.blocks.0.mlp.0.weight"])
 
 
-def test_beam_reorder_after_a_shared_prompt_matches_the_uncached_logits(module):
-    rt = runtime(module)
-    features = rt.encode(torch.randn(1, DIMS.n_mels, 2 * DIMS.n_audio_ctx))
-    prompt = torch.randint(0, DIMS.n_vocab, (1, 5))
+def prompted_beams(rt: WhisperRuntime, windows: int, beams: int, prompt_length: int):
+    """(features, prompt, state): a prompt run once per window, then copied to ``beams`` rows each."""
+    features = rt.encode(torch.randn(windows, DIMS.n_mels, 2 * DIMS.n_audio_ctx))
+    prompt = torch.randint(0, DIMS.n_vocab, (windows, prompt_length))
     base = rt.new_state(features)
     rt.logits(prompt, base)
-    beams = base.select(torch.zeros(3, dtype=torch.long))  # three beams copied from one prompt row
+    return features, prompt, base.select(torch.arange(windows).repeat_interleave(beams))
+
+
+def test_beam_reorder_after_a_shared_prompt_matches_the_uncached_logits(module):
+    rt = runtime(module)
+    features, prompt, beams = prompted_beams(rt, windows=1, beams=3, prompt_length=5)
     histories = [prompt[0].tolist() for _ in range(3)]
     for step in range(4):
         column = torch.randint(0, DIMS.n_vocab, (3, 1))
@@ -109,11 +114,7 @@ def test_decoder_weights_that_are_not_float16_exact_get_the_packed_float32_layou
 
 def test_beams_read_the_shared_prompt_once_and_still_match_the_uncached_logits(module):
     rt = runtime(module)
-    features = rt.encode(torch.randn(2, DIMS.n_mels, 2 * DIMS.n_audio_ctx))
-    prompt = torch.randint(0, DIMS.n_vocab, (2, 6))
-    base = rt.new_state(features)
-    rt.logits(prompt, base)
-    beams = base.select(torch.arange(2).repeat_interleave(3))  # two windows, three beams each
+    features, prompt, beams = prompted_beams(rt, windows=2, beams=3, prompt_length=6)
     assert beams.shared == 6  # the prompt is kept in each group's first row only
     first, second = torch.randint(0, DIMS.n_vocab, (6, 1)), torch.randint(0, DIMS.n_vocab, (6, 2))
     one = rt.logits(first, beams)[:, -1]  # one token per row: prompt read once per group
@@ -134,3 +135,17 @@ def test_encoder_in_place_path_matches_the_reference_path_and_leaves_its_input_a
         fast = module.encoder(mel)  # no autograd: residual sums and GELU in place
     torch.testing.assert_close(fast, reference.detach(), rtol=1e-5, atol=1e-5)
     assert torch.equal(mel, before)
+
+
+@pytest.mark.skipif(not packed.available(), reason="torch without oneDNN linear ops")
+def test_without_float16_kernels_the_packed_projection_still_keeps_the_embedding_narrow(module, monkeypatch):
+    monkeypatch.setattr(packed, "half_available", lambda: False)
+    plain, fast_module = runtime(module), copy.deepcopy(module)
+    assert packed.pack_decoder(fast_module.decoder)
+    assert isinstance(fast_module.decoder.output, packed.PackedProjection)
+    assert fast_module.decoder.token_embedding.weight.dtype == torch.float16  # exact, so half the memory
+    features = plain.encode(torch.randn(1, DIMS.n_mels, 2 * DIMS.n_audio_ctx))
+    tokens = torch.randint(0, DIMS.n_vocab, (1, 5))
+    want = plain.logits(tokens, plain.new_state(features))
+    got = runtime(fast_module).logits(tokens, runtime(fast_module).new_state(features))
+    torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)

@@ -46,3 +46,10 @@ class RowLayout:
                 sources.append(parent)
         self.rows = new
         return destinations, sources
+
+    def keep(self, windows: list[int]) -> None:
+        """Keep only the beams of the groups ``windows`` (ascending), renumbered ``0, 1, ...`` in that order,
+        as the cache does when windows are retired (:meth:`DecoderState.keep_windows`): each beam keeps its
+        place within its group."""
+        g = self.group
+        self.rows = [new * g + self.rows[j] % g for new, w in enumerate(windows) for j in range(w * g, (w + 1) * g)]

@@ -2,12 +2,16 @@
 
 A strategy sees the filtered next-token logits of all rows and returns the next token of each row
 plus, for beam search, which row each new row continues (the decoder reorders its cache with it).
-Rows are grouped per audio window: row ``i * group + j`` is candidate ``j`` of window ``i``.
+Rows are grouped per audio window: row ``i * group + j`` is candidate ``j`` of the ``i``-th window
+still being decoded. A window whose candidates are complete is reported in ``Step.done``; the decoder
+then retires it (:meth:`retire`), so that it stops costing model work while the others go on. Its
+candidates are frozen at that step, as if it had been decoded alone.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence
 
 import torch
 
@@ -19,20 +23,28 @@ class Step:
     next_tokens: list[int]  # (N,) the token appended to each row
     source: list[int] | None  # (N,) the row each new row continues; None = unchanged order
     completed: bool  # every window has its candidates: stop decoding
+    done: tuple[int, ...] = ()  # positions (among the live windows) of windows whose candidates are complete
 
 
 class GreedySearch:
-    """Argmax at temperature 0, otherwise sampling from softmax(logits / temperature)."""
+    """Argmax at temperature 0, otherwise sampling from softmax(logits / temperature); ``group`` rows per window."""
 
-    def __init__(self, temperature: float, eot: int, n_rows: int, generator: torch.Generator | None = None):
+    def __init__(
+        self, temperature: float, eot: int, n_rows: int, generator: torch.Generator | None = None, group: int = 1
+    ):
+        if n_rows % group:
+            raise ValueError(f"{n_rows} rows do not make windows of {group}")
         self.temperature = temperature
         self.eot = eot
         self.generator = generator
+        self.group = group
         self.histories: list[list[int]] = [[] for _ in range(n_rows)]
         self.sum_logprobs = torch.zeros(n_rows, dtype=torch.float32)
+        self.windows = list(range(n_rows // group))  # the original index of each live window
+        self.retired: dict[int, list[tuple[tuple[int, ...], float]]] = {}
 
     def step(self, logits: torch.Tensor) -> Step:
-        # logits: (N, n_vocab)
+        # logits: (N, n_vocab) for the live rows
         if self.temperature == 0:
             next_tokens = logits.argmax(dim=-1)
         else:
@@ -47,19 +59,31 @@ class GreedySearch:
             else:
                 self.sum_logprobs[row] += chosen[row]
             history.append(tokens[row])
-        return Step(tokens, None, all(t == self.eot for t in tokens))
+        g = self.group
+        done = tuple(p for p in range(len(self.windows)) if all(t == self.eot for t in tokens[p * g : (p + 1) * g]))
+        return Step(tokens, None, len(done) == len(self.windows), done)
 
-    def finish(self, group: int) -> list[list[tuple[tuple[int, ...], float]]]:
-        """Per window, its ``group`` candidates as (tokens without end-of-text, sum of log probabilities)."""
-        out = []
-        for start in range(0, len(self.histories), group):
-            candidates = []
-            for row in range(start, start + group):
-                tokens = self.histories[row]
-                end = tokens.index(self.eot) if self.eot in tokens else len(tokens)
-                candidates.append((tuple(tokens[:end]), float(self.sum_logprobs[row])))
-            out.append(candidates)
-        return out
+    def retire(self, positions: Sequence[int]) -> None:
+        """Set the windows at ``positions`` (among the live ones) aside with their candidates as they are."""
+        gone = set(positions)
+        for p in gone:
+            self.retired[self.windows[p]] = self._candidates(p)
+        rows = [r for r in range(len(self.histories)) if r // self.group not in gone]
+        self.histories = [self.histories[r] for r in rows]
+        self.sum_logprobs = self.sum_logprobs[rows]
+        self.windows = [w for p, w in enumerate(self.windows) if p not in gone]
+
+    def _candidates(self, position: int) -> list[tuple[tuple[int, ...], float]]:
+        candidates = []
+        for row in range(position * self.group, (position + 1) * self.group):
+            tokens = self.histories[row]
+            end = tokens.index(self.eot) if self.eot in tokens else len(tokens)
+            candidates.append((tuple(tokens[:end]), float(self.sum_logprobs[row])))
+        return candidates
+
+    def finish(self) -> list[list[tuple[tuple[int, ...], float]]]:
+        """Per window (original order), its ``group`` candidates as (tokens without end-of-text, sum of log probabilities)."""
+        return _in_original_order(self.retired, self.windows, self._candidates)
 
 
 class BeamSearch:
@@ -80,10 +104,12 @@ class BeamSearch:
         n_rows = n_windows * beam_size
         self.histories: list[tuple[int, ...]] = [() for _ in range(n_rows)]
         self.sum_logprobs: list[float] = [0.0] * n_rows
-        self.finished: list[dict[tuple[int, ...], float]] = [{} for _ in range(n_windows)]
+        self.finished: list[dict[tuple[int, ...], float]] = [{} for _ in range(n_windows)]  # per live window
+        self.windows = list(range(n_windows))  # the original index of each live window
+        self.retired: dict[int, list[tuple[tuple[int, ...], float]]] = {}
 
     def step(self, logits: torch.Tensor) -> Step:
-        # logits: (N, n_vocab) with N = n_windows * beam_size
+        # logits: (N, n_vocab) with N = live windows * beam_size
         logprobs = torch.log_softmax(logits.float(), dim=-1)
         top_logprobs, top_tokens = logprobs.topk(self.beam_size + 1, dim=-1)  # (N, beam + 1)
         base = torch.tensor(self.sum_logprobs, dtype=torch.float32, device=logits.device)
@@ -120,22 +146,42 @@ class BeamSearch:
                 finished[sequence] = newly_finished[sequence]
         self.histories = histories
         self.sum_logprobs = sums
-        completed = all(len(f) >= self.max_candidates for f in self.finished)
-        return Step([h[-1] for h in histories], source, completed)
+        done = tuple(p for p, f in enumerate(self.finished) if len(f) >= self.max_candidates)
+        return Step([h[-1] for h in histories], source, len(done) == len(self.finished), done)
 
-    def finish(self, group: int) -> list[list[tuple[tuple[int, ...], float]]]:
-        """Per window, its finished candidates (topped up with the best live beams) without end-of-text."""
-        out = []
-        for w, finished in enumerate(self.finished):
-            finished = dict(finished)
-            if len(finished) < self.beam_size:
-                rows = range(w * self.beam_size, (w + 1) * self.beam_size)
-                for row in sorted(rows, key=lambda r: self.sum_logprobs[r], reverse=True):
-                    finished[self.histories[row] + (self.eot,)] = self.sum_logprobs[row]
-                    if len(finished) >= self.beam_size:
-                        break
-            out.append([(seq[:-1], score) for seq, score in finished.items()])
-        return out
+    def retire(self, positions: Sequence[int]) -> None:
+        """Set the windows at ``positions`` (among the live ones) aside with their candidates as they are."""
+        gone = set(positions)
+        for p in gone:
+            self.retired[self.windows[p]] = self._candidates(p)
+        rows = [r for r in range(len(self.histories)) if r // self.beam_size not in gone]
+        self.histories = [self.histories[r] for r in rows]
+        self.sum_logprobs = [self.sum_logprobs[r] for r in rows]
+        self.finished = [f for p, f in enumerate(self.finished) if p not in gone]
+        self.windows = [w for p, w in enumerate(self.windows) if p not in gone]
+
+    def _candidates(self, position: int) -> list[tuple[tuple[int, ...], float]]:
+        finished = dict(self.finished[position])
+        if len(finished) < self.beam_size:  # topped up with the best live beams
+            rows = range(position * self.beam_size, (position + 1) * self.beam_size)
+            for row in sorted(rows, key=lambda r: self.sum_logprobs[r], reverse=True):
+                finished[self.histories[row] + (self.eot,)] = self.sum_logprobs[row]
+                if len(finished) >= self.beam_size:
+                    break
+        return [(seq[:-1], score) for seq, score in finished.items()]
+
+    def finish(self) -> list[list[tuple[tuple[int, ...], float]]]:
+        """Per window (original order), its finished candidates (topped up with the best live beams)
+        without end-of-text."""
+        return _in_original_order(self.retired, self.windows, self._candidates)
+
+
+def _in_original_order(retired: dict, live: list[int], candidates) -> list:
+    """Candidates of every window by original index: the retired ones', then the live ones' (``candidates(position)``)."""
+    out = dict(retired)
+    for position, window in enumerate(live):
+        out[window] = candidates(position)
+    return [out[w] for w in range(len(out))]
 
 
 def rank(candidates: list[tuple[tuple[int, ...], float]], length_penalty: float | None) -> int:

@@ -102,10 +102,10 @@ class _Started:
 
 
 class WindowBatch:
-    """Encoded windows plus decoder states reused across temperatures.
+    """Encoded windows plus the decoder state of their prompt, reused across temperatures.
 
-    The prompt runs once, on one row per window; a group of beams or samples gets a copy of those
-    rows (``state.select``), kept per group size and rewound to the end of the prompt when reused.
+    The prompt runs once, on one row per window; each decoding gets its own copy of those rows for
+    its group of beams or samples (``state.select``).
     """
 
     def __init__(self, runtime, audio_features: torch.Tensor):
@@ -113,7 +113,6 @@ class WindowBatch:
         self.features = audio_features  # (B, n_audio_ctx, d)
         self._prompt: tuple[int, ...] | None = None
         self._base: _Started | None = None
-        self._groups: dict[int, object] = {}
 
     @property
     def size(self) -> int:
@@ -149,22 +148,15 @@ class WindowBatch:
         return _Started(state, state.offset, last, no_speech_probs)
 
     def start(self, group: int, tokens: list[int], sot_index: int, no_speech: int | None) -> _Started:
-        """A state of ``group`` rows per window with ``tokens`` (the prompt) already run."""
+        """A state of ``group`` rows per window with ``tokens`` (the prompt) already run, for the caller
+        alone: decoding moves its rows (beams, finished windows leaving)."""
         key = tuple(tokens)
         if self._base is None or self._prompt != key:
             self._base = self._run_prompt(tokens, sot_index, no_speech)
             self._prompt = key
-            self._groups = {}
         base = self._base
-        state = self._groups.get(group)
-        if state is None:
-            if group == 1:
-                state = base.state
-            else:
-                rows = torch.arange(self.size, device=self.features.device).repeat_interleave(group)
-                state = base.state.select(rows)
-            self._groups[group] = state
-        state.rewind(base.offset)
+        rows = torch.arange(self.size, device=self.features.device).repeat_interleave(group)
+        state = base.state.select(rows)  # only the prompt's positions are copied (to first rows when group > 1)
         last = base.last_logits if group == 1 else base.last_logits.repeat_interleave(group, dim=0)
         return _Started(state, base.offset, last, base.no_speech)
 
@@ -190,7 +182,7 @@ def decode_windows(
         search: BeamSearch | GreedySearch = BeamSearch(group, tokenizer.eot, n_windows, options.patience)
     else:
         group = options.best_of if temperature > 0 and options.best_of else 1
-        search = GreedySearch(temperature, tokenizer.eot, n_windows * group, generator)
+        search = GreedySearch(temperature, tokenizer.eot, n_windows * group, generator, group)
 
     started = batch.start(group, tokens, sot_index, tokenizer.no_speech)
     state = started.state
@@ -213,9 +205,8 @@ def decode_windows(
                 torch.set_num_threads(threads)
                 started_at = time.perf_counter()
             if column is not None:
-                logits = runtime.logits(column, state, last_only=True)[:, -1].float()  # (N, n_vocab), cache rows
-                if rows is not None:
-                    logits = logits[rows]  # the search's order
+                # (N, n_vocab) in the search's order: the hidden rows are put in it before the projection
+                logits = runtime.logits(column, state, last_only=True, order=rows)[:, -1].float()
             for f in filters:
                 f.apply(logits, sampled)
             step = search.step(logits)
@@ -223,22 +214,30 @@ def decode_windows(
                 destinations, sources = layout.follow(step.source)
                 if destinations:
                     state.copy_rows(destinations, sources)
-                rows = None if layout.identity else torch.tensor(layout.rows, device=device)
                 sampled = sampled[torch.tensor(step.source, dtype=torch.long, device=device)]
             chosen = torch.tensor(step.next_tokens, dtype=torch.long, device=device)[:, None]  # (N, 1)
             sampled = torch.cat([sampled, chosen], dim=1)
-            column = chosen if rows is None else chosen[rows.argsort()]  # the model's row order
             length += 1
             if timed:
                 _STEP_THREADS.record(threads, time.perf_counter() - started_at)
             if step.completed or length > n_ctx:
                 break
+            if step.done:  # finished windows leave the batch: the others' steps no longer carry them
+                live = [p for p in range(len(identity) // group) if p not in set(step.done)]
+                search.retire(step.done)
+                layout.keep(live)
+                state.keep_windows(live)
+                kept = torch.tensor([p * group + j for p in live for j in range(group)], dtype=torch.long, device=device)
+                sampled, chosen = sampled[kept], chosen[kept]
+                identity = list(range(len(kept)))
+            rows = None if layout.identity else torch.tensor(layout.rows, device=device)
+            column = chosen if rows is None else chosen[rows.argsort()]  # the model's row order
     finally:
         if tune:
             torch.set_num_threads(most)
 
     results = []
-    for w, candidates in enumerate(search.finish(group)):
+    for w, candidates in enumerate(search.finish()):
         best = rank(candidates, options.length_penalty)
         chosen, sum_logprob = candidates[best]
         text = tokenizer.decode(list(chosen)).strip()

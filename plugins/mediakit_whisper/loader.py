@@ -12,7 +12,7 @@ from torch import nn
 from mediakit.config import ModelOptions
 from mediakit.errors import ConfigError, ModelNotFoundError, StageError
 
-from . import locate, names, packed, quantize
+from . import heap, locate, names, packed, quantize
 from .model import Whisper
 from .runtime import WhisperRuntime
 from .weights import Checkpoint, read_checkpoint
@@ -67,21 +67,6 @@ def resolve_compute_type(value: str, device: torch.device) -> Precision:
     return Precision(_DTYPES[value])
 
 
-def _unmap_large_frees() -> None:
-    """Have glibc serve blocks of 1 MiB or more with mmap, so freed tensors go back to the system.
-
-    glibc raises this threshold on its own as large blocks are freed (loading frees many), after which
-    megabyte-sized tensors come from the heap and its holes stay resident: about 100 MB more peak RSS
-    over a long file. No effect on other C libraries.
-    """
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6").mallopt(-3, 1 << 20)  # M_MMAP_THRESHOLD
-    except (OSError, AttributeError):
-        pass
-
-
 @torch.inference_mode()
 def _widen_the_rest(module: Whisper, dtype: torch.dtype) -> None:
     """Convert the float weights that no layout took over (where packing was unavailable) to ``dtype``;
@@ -123,7 +108,7 @@ def build_runtime(checkpoint: Checkpoint, name: str, options: ModelOptions) -> W
     del state  # the module holds the weights now; packing below must be able to free the dense ones
     module = module.to(device).eval().requires_grad_(False)
     if device.type == "cpu":
-        _unmap_large_frees()
+        heap.unmap_large_frees()
     if cpu_layouts:
         if precision.int8:
             quantize.quantize_encoder(module.encoder)

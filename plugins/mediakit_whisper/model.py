@@ -72,10 +72,17 @@ class MultiHeadAttention(nn.Module):
         return self.out(self.merge_heads(y))
 
     def attend_grouped(
-        self, x: Tensor, k: Tensor, v: Tensor, group: int, scratch: tuple[Tensor, Tensor] | None = None
+        self,
+        x: Tensor,
+        k: Tensor,
+        v: Tensor,
+        group: int,
+        scratch: tuple[Tensor, Tensor] | None = None,
+        windows: list[int] | None = None,
     ) -> Tensor:
         """Unmasked attention where each run of ``group`` rows of ``x`` (B*R, T, C) shares one row of
-        ``k``/``v`` (B, H, S, D), as the beams of one audio window share its cross-attention keys/values.
+        ``k``/``v`` (W, H, S, D), as the beams of one audio window share its cross-attention keys/values:
+        run ``i`` uses row ``windows[i]`` (default: row ``i``).
 
         The rows of a group are folded into the query length, so keys/values are read once per group.
         Keys/values stored narrower than ``x`` are widened one window at a time into ``scratch``
@@ -84,16 +91,19 @@ class MultiHeadAttention(nn.Module):
         q = self.split_heads(self.query(x))  # (B*R, H, T, D)
         n, h, t, d = q.shape
         q = q.view(n // group, group, h, t, d).transpose(1, 2).reshape(n // group, h, group * t, d)  # (B, H, R*T, D)
-        if k.dtype == q.dtype:
-            y = F.scaled_dot_product_attention(q, k, v)  # (B, H, R*T, D)
-        elif scratch is None:
+        narrow = k.dtype != q.dtype
+        if narrow and scratch is None:
             raise ValueError(f"keys/values are {k.dtype}, activations {q.dtype}: pass scratch buffers to widen them")
+        if not narrow and windows is None:
+            y = F.scaled_dot_product_attention(q, k, v)  # (B, H, R*T, D)
         else:
-            wide_k, wide_v = scratch
-            y = torch.cat([
-                F.scaled_dot_product_attention(q[w : w + 1], wide_k.copy_(k[w : w + 1]), wide_v.copy_(v[w : w + 1]))
-                for w in range(k.shape[0])
-            ])  # fmt: skip
+            parts = []
+            for i, w in enumerate(windows if windows is not None else range(k.shape[0])):
+                kw, vw = k[w : w + 1], v[w : w + 1]
+                if narrow:
+                    kw, vw = scratch[0].copy_(kw), scratch[1].copy_(vw)
+                parts.append(F.scaled_dot_product_attention(q[i : i + 1], kw, vw))
+            y = torch.cat(parts)
         y = y.view(n // group, h, group, t, d).transpose(1, 2).reshape(n, h, t, d)  # (B*R, H, T, D)
         return self.out(self.merge_heads(y))
 
@@ -181,6 +191,7 @@ class ResidualAttentionBlock(nn.Module):
         group: int = 1,  # consecutive rows of x that share one audio window (beams)
         shared: int = 0,  # cache positions [0, shared) are common to a group, held by its first row
         scratch: tuple[Tensor, Tensor] | None = None,  # (1, H, A, D) buffers to widen narrow cross keys/values
+        windows: list[int] | None = None,  # the row of cross_k each group uses (default: its own index)
     ) -> Tensor:
         h = self.attn_ln(x)
         end = offset + x.shape[1]
@@ -192,7 +203,7 @@ class ResidualAttentionBlock(nn.Module):
         else:
             causal = mask is None and offset == 0 and x.shape[1] > 1
             x = x + self.attn.attend(h, self_k[:, :, :end], self_v[:, :, :end], mask=mask, causal=causal)
-        x = x + self.cross_attn.attend_grouped(self.cross_attn_ln(x), cross_k, cross_v, group, scratch)
+        x = x + self.cross_attn.attend_grouped(self.cross_attn_ln(x), cross_k, cross_v, group, scratch, windows)
         return x + self.mlp(self.mlp_ln(x))
 
 
@@ -279,6 +290,8 @@ class TextDecoder(nn.Module):
         group: int = 1,  # rows per audio window: row i uses cross_k[:, i // group]
         scratch: tuple[Tensor, Tensor] | None = None,  # (1, H, A, D) in the activations' dtype
         shared: int = 0,  # cache positions [0, shared) are common to a group, held by its first row
+        windows: list[int] | None = None,  # the window of cross_k each group of rows uses (default: its index)
+        order: Tensor | None = None,  # (B,) output row i is row order[i]
     ) -> Tensor:
         """Decode ``tokens`` at positions ``offset ...``, writing their keys/values into the cache -> (B, T, V)
         (or (B, 1, V) for the last position only)."""
@@ -289,9 +302,10 @@ class TextDecoder(nn.Module):
         x = self.embed(tokens, offset).to(self_k.dtype)
         for i, block in enumerate(self.blocks):
             x = block.forward_cached(
-                x, self_k[i], self_v[i], cross_k[i], cross_v[i], offset, mask, group, shared, scratch
+                x, self_k[i], self_v[i], cross_k[i], cross_v[i], offset, mask, group, shared, scratch, windows
             )  # fmt: skip
-        return self.project(x[:, -1:] if last_only else x)
+        x = x[:, -1:] if last_only else x
+        return self.project(x if order is None else x[order])
 
     def cross_attention_weights(self, tokens: Tensor, xa: Tensor, layers: set[int]) -> dict[int, Tensor]:
         """Softmaxed cross-attention weights (B, H, T, A) of the given layers, on the reference path."""

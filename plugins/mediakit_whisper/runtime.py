@@ -16,6 +16,7 @@ from torch import Tensor
 
 from mediakit.records import FeatureSpec
 
+from .heap import heap_temporaries
 from .model import ModelDims, Whisper
 from .tokenizer import Tokenizer, build_encoding, num_languages_for
 
@@ -42,6 +43,8 @@ class DecoderState:
         # from) and are kept in the group's first row only: the decoder reads them from there once
         # per group, and moving beams need not copy them
         self.shared = 0
+        # the windows of cross_k/cross_v that the groups of rows use, in order (None: all of them)
+        self.windows: list[int] | None = None
 
     def scratch(self) -> tuple[Tensor, Tensor] | None:
         """Buffers one window's cross keys/values of one layer are widened into when they are stored
@@ -94,6 +97,8 @@ class DecoderState:
                 runs.append([w])
         group = len(runs[0]) if runs and all(len(run) == len(runs[0]) for run in runs) else 1
         keep = [run[0] for run in runs] if group > 1 else windows
+        if self.windows is not None:
+            keep = [self.windows[w] for w in keep]
         if keep == list(range(self.cross_k.shape[1])):  # every window once, in order: share, do not copy
             cross_k, cross_v = self.cross_k, self.cross_v
         else:
@@ -118,6 +123,27 @@ class DecoderState:
         if one_row_per_group:
             state.shared = end
         return state
+
+    @torch.inference_mode()
+    def keep_windows(self, windows: list[int]) -> None:
+        """Keep only the audio windows at positions ``windows`` (ascending) with all their rows, renumbered
+        in that order: row ``w * group + j`` becomes row ``i * group + j`` where ``windows[i] == w``.
+        Decoding drops finished windows with it so that they stop costing work.
+
+        The rows move in place, window by window (no new memory). The cross-attention keys/values stay
+        where they are, possibly shared with other states: :attr:`windows` maps to their rows."""
+        n = self.self_k.shape[1] // self.group
+        if windows != sorted(set(windows)) or (windows and not 0 <= windows[0] <= windows[-1] < n):
+            raise ValueError(f"windows {windows} are not ascending positions of {n} windows")
+        g, end = self.group, self.offset
+        for new, old in enumerate(windows):
+            if new != old:  # old > new: the source rows lie above the destination rows
+                self.self_k[:, new * g : (new + 1) * g, :, :end] = self.self_k[:, old * g : (old + 1) * g, :, :end]
+                self.self_v[:, new * g : (new + 1) * g, :, :end] = self.self_v[:, old * g : (old + 1) * g, :, :end]
+        self.self_k = self.self_k[:, : len(windows) * g]
+        self.self_v = self.self_v[:, : len(windows) * g]
+        current = self.windows if self.windows is not None else list(range(n))
+        self.windows = [current[w] for w in windows]
 
     def _spread_shared(self) -> None:
         """Copy the shared prefix from each group's first row into its other rows (then no row is special)."""
@@ -208,7 +234,12 @@ class WhisperRuntime:
         if mel.ndim == 2:
             mel = mel.unsqueeze(0)
         mel = mel.to(device=self.device, dtype=self.dtype if not self.quantized else torch.float32)
-        return self.module.encoder(mel)
+        if mel.shape[0] == 1 or self.device.type != "cpu":
+            return self.module.encoder(mel)
+        # several windows on the CPU (batched mode): one at a time, their temporaries reused from the
+        # heap: 20-25% faster than one pass over all, for about 20 MB more memory than mapped ones
+        with heap_temporaries():
+            return torch.cat([self.module.encoder(mel[i : i + 1]) for i in range(mel.shape[0])])
 
     # -- decoder --------------------------------------------------------------------------------------
     @torch.inference_mode()
@@ -227,11 +258,14 @@ class WhisperRuntime:
         return DecoderState(cross_k, cross_v, torch.empty(size, **empty), torch.empty(size, **empty), group=repeat)
 
     @torch.inference_mode()
-    def logits(self, tokens: Tensor, state: DecoderState, last_only: bool = False) -> Tensor:
+    def logits(
+        self, tokens: Tensor, state: DecoderState, last_only: bool = False, order: Tensor | None = None
+    ) -> Tensor:
         """Logits (N, T, V) float32 of ``tokens`` (N, T) placed at ``state.offset ...``; advances the offset.
 
         ``last_only`` returns only the last position's logits (N, 1, V), sparing the output projection
-        of a long prompt.
+        of a long prompt. ``order`` (N,): output row ``i`` is cache row ``order[i]`` (a beam search whose
+        beams are not in cache order), applied before the output projection, where rows are narrow.
         """
         n, t = tokens.shape
         if n != state.batch_size:
@@ -244,7 +278,7 @@ class WhisperRuntime:
         logits = self.module.decoder.forward_cached(
             tokens, state.self_k, state.self_v, state.cross_k, state.cross_v, state.offset,
             last_only=last_only, group=state.group, scratch=state.scratch(),
-            shared=state.shared,
+            shared=state.shared, windows=state.windows, order=order,
         )  # fmt: skip
         state.offset += t
         return logits

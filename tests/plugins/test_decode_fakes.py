@@ -72,6 +72,7 @@ class FakeState:
         self.rows: list[list[int]] = [[] for _ in seeks]
         self.offset = 0
         self.max_tokens = max_tokens
+        self.n_windows = len(seeks)  # rows come in equal groups, one per audio window
 
     def reorder(self, index: torch.Tensor) -> None:
         self.rows = [list(self.rows[i]) for i in index.tolist()]
@@ -86,7 +87,16 @@ class FakeState:
         state = FakeState([self.seeks[i] for i in rows.tolist()], self.max_tokens)
         state.rows = [list(self.rows[i]) for i in rows.tolist()]
         state.offset = self.offset
+        picked = rows.tolist()
+        state.n_windows = sum(1 for k, r in enumerate(picked) if k == 0 or r != picked[k - 1])  # runs of one row
         return state
+
+    def keep_windows(self, windows: list[int]) -> None:
+        group = len(self.rows) // self.n_windows
+        rows = [w * group + j for w in windows for j in range(group)]
+        self.seeks = [self.seeks[r] for r in rows]
+        self.rows = [self.rows[r] for r in rows]
+        self.n_windows = len(windows)
 
     def rewind(self, offset: int = 0) -> None:
         self.offset = offset
@@ -111,6 +121,7 @@ class FakeRuntime:
     language_token: int = EN
     calls: dict[str, int] = field(default_factory=lambda: {"encode": 0, "new_state": 0, "logits": 0})
     prompts: list[list[int]] = field(default_factory=list)  # the tokens before <|startoftranscript|>, per prompt run
+    rows_per_call: list[int] = field(default_factory=list)  # rows of each logits call
 
     name = "fake"
     feature_spec = FeatureSpec()
@@ -138,9 +149,12 @@ class FakeRuntime:
         seeks = [int(round(float(s))) for s in audio_features[:, 0, 0] for _ in range(repeat)]
         return FakeState(seeks, max_tokens or self.dims.n_text_ctx)
 
-    def logits(self, tokens: torch.Tensor, state: FakeState, last_only: bool = False) -> torch.Tensor:
+    def logits(
+        self, tokens: torch.Tensor, state: FakeState, last_only: bool = False, order: torch.Tensor | None = None
+    ) -> torch.Tensor:
         self.calls["logits"] += 1
         n, t = tokens.shape
+        self.rows_per_call.append(n)
         assert n == len(state.rows)
         assert state.offset + t <= state.max_tokens
         out = torch.full((n, t, N_VOCAB), -10.0)
@@ -153,7 +167,8 @@ class FakeRuntime:
         if SOT in tokens[0].tolist():
             self.prompts.append(list(state.rows[0][: state.rows[0].index(SOT)]))
         state.offset += t
-        return out[:, -1:] if last_only else out
+        out = out[:, -1:] if last_only else out
+        return out if order is None else out[order]
 
     def _next(self, row: list[int], seek: int) -> torch.Tensor:
         window = self.script.get(seek, Window([]))

@@ -30,3 +30,11 @@ def test_no_copies_when_every_beam_has_one_child():
     layout = RowLayout(3, group=3)
     assert layout.follow([2, 0, 1]) == ([], [])
     assert layout.rows == [2, 0, 1] and not layout.identity
+
+
+def test_keeping_windows_renumbers_their_groups_and_keeps_each_beam_in_its_place():
+    layout = RowLayout(9, group=3)  # three windows
+    layout.follow([2, 2, 1, 3, 4, 5, 8, 6, 7])  # window a: beam 1 lost its child; window c rotated
+    before = list(layout.rows)
+    layout.keep([0, 2])  # window b is done
+    assert layout.rows == [before[0], before[1], before[2], before[6] - 3, before[7] - 3, before[8] - 3]

@@ -115,7 +115,7 @@ def test_beam_search_finds_the_more_probable_sequence_that_greedy_misses():
         logits = torch.stack([toy_logits(h) for h in beam.histories])
         if beam.step(logits).completed:
             break
-    candidates = beam.finish(2)[0]
+    candidates = beam.finish()[0]
     best = candidates[rank(candidates, None)]
     assert best[0] == (1,)
     assert best[1] == pytest.approx(math.log(0.4 * 0.97), abs=1e-4)
@@ -124,7 +124,7 @@ def test_beam_search_finds_the_more_probable_sequence_that_greedy_misses():
     for _ in range(4):
         if greedy.step(torch.stack([toy_logits(tuple(h)) for h in greedy.histories])).completed:
             break
-    assert greedy.finish(1)[0][0][0][0] == 0  # greedy commits to the locally best first token
+    assert greedy.finish()[0][0][0][0] == 0  # greedy commits to the locally best first token
 
 
 def test_greedy_rows_stop_at_end_of_text_and_sum_only_real_tokens():
@@ -133,7 +133,7 @@ def test_greedy_rows_stop_at_end_of_text_and_sum_only_real_tokens():
     assert step.next_tokens == [3, 0] and not step.completed
     step = search.step(torch.tensor([[5.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 5.0]]))
     assert step.next_tokens == [3, 3] and step.completed
-    (first,), (second,) = search.finish(1)
+    (first,), (second,) = search.finish()
     assert first[0] == () and second[0] == (0,)
 
 

@@ -134,6 +134,43 @@ def test_beams_share_one_cross_attention_copy_per_window(runtime, features):
     assert base.select(torch.tensor([1, 0, 0])).group == 1
 
 
+def test_keep_windows_drops_finished_windows_and_the_rest_decode_on_unchanged(runtime, features):
+    three = torch.cat([features, features[:1] * 0.5])  # three windows
+    base = runtime.new_state(three)
+    prompt = torch.randint(0, DIMS.n_vocab, (3, 3))
+    runtime.logits(prompt, base)
+    state = base.select(torch.arange(3).repeat_interleave(2))  # two beams per window, the prompt shared
+    assert state.shared == 3
+    own = torch.randint(0, DIMS.n_vocab, (6, 1))
+    runtime.logits(own, state)
+    cross_k = state.cross_k
+    state.keep_windows([0, 2])
+    assert state.batch_size == 4 and state.windows == [0, 2] and state.offset == 4
+    assert state.cross_k is cross_k  # the audio's keys/values are not copied
+    nxt = torch.randint(0, DIMS.n_vocab, (4, 1))
+    got = runtime.logits(nxt, state)[:, -1]
+    rows = [0, 1, 4, 5]
+    history = torch.cat([prompt[[r // 2 for r in rows]], own[rows], nxt], 1)
+    want = runtime.logits_full(history, three[[0, 0, 2, 2]])[:, -1]
+    torch.testing.assert_close(got, want, atol=1e-4, rtol=1e-4)
+    state.keep_windows([1])  # positions among the windows kept: the original window 2
+    assert state.windows == [2] and state.batch_size == 2
+    last = torch.randint(0, DIMS.n_vocab, (2, 1))
+    again = runtime.logits(last, state)[:, -1]
+    want = runtime.logits_full(torch.cat([history[2:], last], 1), three[[2, 2]])[:, -1]
+    torch.testing.assert_close(again, want, atol=1e-4, rtol=1e-4)
+    with pytest.raises(ValueError, match="ascending"):
+        state.keep_windows([1, 0])
+
+
+def test_logits_in_a_given_row_order(runtime, features):
+    tokens = torch.randint(0, DIMS.n_vocab, (4, 2))
+    plain, ordered = runtime.new_state(features, repeat=2), runtime.new_state(features, repeat=2)
+    want = runtime.logits(tokens, plain, last_only=True)
+    got = runtime.logits(tokens, ordered, last_only=True, order=torch.tensor([1, 0, 3, 2]))
+    torch.testing.assert_close(got, want[[1, 0, 3, 2]])
+
+
 def test_batch_and_cache_size_mismatch_are_errors(runtime, features):
     state = runtime.new_state(features, max_tokens=4)
     with pytest.raises(ValueError, match="rows"):

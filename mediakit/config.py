@@ -37,6 +37,11 @@ class VadOptions:
     speech_pad_ms: int = 400  # padding kept around each speech region
 
 
+#: Batched mode's VAD: a 160 ms pause already separates regions (as in faster-whisper's batched
+#: pipeline), so that 30 s windows are packed from whole phrases and cut only where nobody speaks.
+BATCHED_VAD = VadOptions(min_silence_duration_ms=160)
+
+
 @dataclass(frozen=True)
 class DecodeOptions:
     task: str = "transcribe"  # transcribe, or translate (to English)
@@ -62,11 +67,11 @@ class DecodeOptions:
     append_punctuations: str = APPEND_PUNCTUATIONS
     clip_timestamps: str = "0"  # comma-separated start,end,... seconds to decode; "0" = everything
     hallucination_silence_threshold: float | None = None  # skip silence longer than this around hallucinations
-    vad: bool = False  # run voice activity detection first; decode speech regions only
-    vad_options: VadOptions = field(default_factory=VadOptions)
+    vad: bool | None = None  # voice activity detection first, decoding speech regions only; None = in batched mode only
+    vad_options: VadOptions | None = None  # None = VadOptions(), or BATCHED_VAD in batched mode
     repetition_guard: bool = True  # detect and break repetition loops in long inputs
     zh_script: str | None = None  # simplified or traditional: convert Chinese output
-    batch_size: int = 0  # > 0: batched long-form mode over VAD speech windows
+    batch_size: int = 0  # > 0: batched long-form mode over VAD speech windows of at most 30 s
     verbose: bool | None = None  # True: log every segment as it is decoded (the CLI prints it)
 
 

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import torch
 
-from mediakit.config import DecodeOptions
+from mediakit.config import BATCHED_VAD, DecodeOptions, VadOptions
 from mediakit.errors import ConfigError, StageError
 from mediakit.records import Features, ProgressCallback, Segment, Transcript, Word
 
@@ -78,17 +78,19 @@ class WhisperDecoder:
         source = features.audio.source or "input"
 
         regions: list[tuple[float, float]] | None = None
-        if options.vad or options.batch_size > 0:
-            if options.vad:
-                max_speech = features.spec.chunk_seconds if options.batch_size > 0 else float("inf")
-                regions = speech_regions(features.audio.samples, features.audio.sample_rate, options.vad_options, max_speech)
+        batched = options.batch_size > 0
+        vad = batched if options.vad is None else options.vad
+        if vad or batched:
+            if vad:
+                vad_options = options.vad_options or (BATCHED_VAD if batched else VadOptions())
+                max_speech = features.spec.chunk_seconds if batched else float("inf")
+                regions = speech_regions(features.audio.samples, features.audio.sample_rate, vad_options, max_speech)
             else:
                 regions = [(0.0, content / fps)]
             # one 30 s window for speech regions that fit one; batched windows never exceed it
-            regions = merge_regions(regions, features.spec.chunk_seconds, split=options.batch_size > 0)
-            if options.vad:
-                limit = features.spec.chunk_seconds if options.batch_size > 0 else None
-                regions = widen(regions, max_length=limit)
+            regions = merge_regions(regions, features.spec.chunk_seconds, split=batched)
+            if vad:
+                regions = widen(regions, max_length=features.spec.chunk_seconds if batched else None)
         clips = clip_frames(options.clip_timestamps, content, fps)
         if regions is not None:
             speech = [(round(s * fps), min(content, round(e * fps))) for s, e in regions]

@@ -17,11 +17,17 @@ VAD_SAMPLE_RATE = 16000
 
 @functools.lru_cache(maxsize=1)
 def _silero():
+    """Silero's model: through ONNX Runtime when it is installed (twice as fast: the model runs once per
+    32 ms of audio, and onnxruntime's call costs half of TorchScript's), else TorchScript. Same regions."""
     try:
         from silero_vad import load_silero_vad
     except ImportError as err:
         raise StageError("vad needs the silero-vad package: pip install silero-vad") from err
-    return load_silero_vad()
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return load_silero_vad()
+    return load_silero_vad(onnx=True)
 
 
 def speech_regions(

@@ -132,7 +132,7 @@ def test_verbose_logs_each_segment_like_openai_whisper(caplog):
     assert "[00:00.000 --> 00:04.000]  w5 w6" in caplog.text
     caplog.clear()
     with caplog.at_level(logging.INFO, logger="mediakit_decode"):
-        decode({0: Window([ts(0), 7, ts(3)])}, seconds=5.0, verbose=True, batch_size=2)
+        decode({0: Window([ts(0), 7, ts(3)])}, seconds=5.0, verbose=True, batch_size=2, vad=False)
     assert "[00:00.000 --> 00:03.000]  w7" in caplog.text
 
 
@@ -142,15 +142,43 @@ def test_batched_mode_decodes_windows_together_without_prompts():
         300: Window([ts(0), 6, ts(2)]),
         3000: Window([ts(0), 7, ts(2)]),
     }
-    result, runtime, progress = decode(script, batch_size=4)
+    result, runtime, progress = decode(script, batch_size=4, vad=False)
     assert spans(result) == [(0.0, 3.0, " w5"), (3.0, 5.0, " w6"), (30.0, 32.0, " w7")]
     assert runtime.calls["encode"] == 2 and runtime.prompts == [[], []]  # round one: both windows together
     assert progress[-1] == (40.0, 40.0)
 
 
 def test_batched_mode_keeps_unfinished_text_when_the_rest_is_too_short():
-    result, runtime, _ = decode({0: Window([ts(0), 5, ts(29.5), ts(29.5), 6])}, seconds=30.0, batch_size=4)
+    result, runtime, _ = decode({0: Window([ts(0), 5, ts(29.5), ts(29.5), 6])}, seconds=30.0, batch_size=4, vad=False)
     assert spans(result) == [(0.0, 29.5, " w5"), (29.5, 30.0, " w6")] and runtime.calls["encode"] == 1
+
+
+def test_batched_mode_finds_speech_with_vad_unless_told_not_to(monkeypatch):
+    import mediakit_decode.decoder as decoder
+    from mediakit.config import BATCHED_VAD, VadOptions
+
+    seen = []
+    monkeypatch.setattr(decoder, "speech_regions", lambda samples, rate, options, most: seen.append(options) or [(1.0, 4.0)])
+    result, runtime, _ = decode({0: Window([ts(0), 5, ts(2)])}, seconds=40.0, batch_size=4)
+    assert seen == [BATCHED_VAD] and BATCHED_VAD.min_silence_duration_ms == 160
+    assert spans(result) == [(0.0, 2.0, " w5")]  # the region, widened by its 1 s lead-in, starts at 0
+    decode({0: Window([ts(0), 5, ts(2)])}, seconds=40.0, batch_size=4, vad_options=VadOptions(threshold=0.3))
+    assert seen[-1] == VadOptions(threshold=0.3)  # the caller's options win
+    decode({0: Window([ts(0), 5, ts(2)])}, seconds=40.0)
+    decode({0: Window([ts(0), 5, ts(2)])}, seconds=40.0, batch_size=4, vad=False)
+    assert len(seen) == 2  # sequential mode and vad=False: no VAD
+
+
+def test_batched_windows_leave_the_batch_when_done_and_match_their_lone_decoding():
+    long = list(range(10, 30))
+    script = {0: Window([ts(0), 5, ts(1)]), 1000: Window([ts(0), *long, ts(9)]), 2000: Window([ts(0), 8, ts(2)])}
+    three = dict(seconds=30.0, batch_size=4, vad=False, beam_size=3)
+    result, runtime, _ = decode(script, clip_timestamps="0,10,10,20,20,30", **three)
+    assert spans(result) == [(0.0, 1.0, " w5"), (10.0, 19.0, "".join(f" w{t}" for t in long)), (20.0, 22.0, " w8")]
+    assert runtime.rows_per_call[-1] == 3 and max(runtime.rows_per_call) == 9  # only the long window's beams at the end
+    assert runtime.rows_per_call.count(9) < 5  # the short windows left after their few steps
+    alone, _, _ = decode({1000: script[1000]}, clip_timestamps="10,20", **three)
+    assert spans(alone) == [spans(result)[1]]
 
 
 def test_vad_on_silence_decodes_nothing():
@@ -175,7 +203,7 @@ def test_zh_script_converts_between_scripts():
 def test_batched_fallback_redecodes_only_the_failing_window_from_copied_caches():
     loop = [ts(0)] + [5, 6, 7, 8] * 12 + [ts(9)]
     script = {0: Window(loop), 3000: Window([ts(0), 7, ts(2)])}
-    result, runtime, _ = decode(script, batch_size=4, repetition_guard=False)
+    result, runtime, _ = decode(script, batch_size=4, repetition_guard=False, vad=False)
     assert [(s.text[:12], s.temperature) for s in result.segments] == [(" w5 w6 w7 w8", 1.0), (" w7", 0.0)]
     assert runtime.calls["new_state"] == 1 and runtime.calls["encode"] == 1
 

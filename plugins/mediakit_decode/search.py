@@ -26,7 +26,40 @@ class Step:
     done: tuple[int, ...] = ()  # positions (among the live windows) of windows whose candidates are complete
 
 
-class GreedySearch:
+class _WindowRows:
+    """What both searches keep per window: which windows are live, in row-group order (``group`` rows
+    each), and the candidates of those already retired."""
+
+    def __init__(self, n_windows: int, group: int):
+        self.group = group
+        self.windows = list(range(n_windows))  # the original index of each live window
+        self.retired: dict[int, list[tuple[tuple[int, ...], float]]] = {}
+
+    def retire(self, positions: Sequence[int]) -> None:
+        """Set the windows at ``positions`` (among the live ones) aside with their candidates as they are."""
+        gone = set(positions)
+        for p in gone:
+            self.retired[self.windows[p]] = self._candidates(p)
+        live = [p for p in range(len(self.windows)) if p not in gone]
+        self._keep(live, [p * self.group + j for p in live for j in range(self.group)])
+        self.windows = [self.windows[p] for p in live]
+
+    def finish(self) -> list[list[tuple[tuple[int, ...], float]]]:
+        """Per window (original order), its candidates as (tokens without end-of-text, sum of log probabilities)."""
+        out = dict(self.retired)
+        for position, window in enumerate(self.windows):
+            out[window] = self._candidates(position)
+        return [out[w] for w in range(len(out))]
+
+    def _candidates(self, position: int) -> list[tuple[tuple[int, ...], float]]:
+        raise NotImplementedError
+
+    def _keep(self, positions: list[int], rows: list[int]) -> None:
+        """Keep only the live windows at ``positions``, whose rows are ``rows``."""
+        raise NotImplementedError
+
+
+class GreedySearch(_WindowRows):
     """Argmax at temperature 0, otherwise sampling from softmax(logits / temperature); ``group`` rows per window."""
 
     def __init__(
@@ -34,14 +67,12 @@ class GreedySearch:
     ):
         if n_rows % group:
             raise ValueError(f"{n_rows} rows do not make windows of {group}")
+        super().__init__(n_rows // group, group)
         self.temperature = temperature
         self.eot = eot
         self.generator = generator
-        self.group = group
         self.histories: list[list[int]] = [[] for _ in range(n_rows)]
         self.sum_logprobs = torch.zeros(n_rows, dtype=torch.float32)
-        self.windows = list(range(n_rows // group))  # the original index of each live window
-        self.retired: dict[int, list[tuple[tuple[int, ...], float]]] = {}
 
     def step(self, logits: torch.Tensor) -> Step:
         # logits: (N, n_vocab) for the live rows
@@ -63,15 +94,9 @@ class GreedySearch:
         done = tuple(p for p in range(len(self.windows)) if all(t == self.eot for t in tokens[p * g : (p + 1) * g]))
         return Step(tokens, None, len(done) == len(self.windows), done)
 
-    def retire(self, positions: Sequence[int]) -> None:
-        """Set the windows at ``positions`` (among the live ones) aside with their candidates as they are."""
-        gone = set(positions)
-        for p in gone:
-            self.retired[self.windows[p]] = self._candidates(p)
-        rows = [r for r in range(len(self.histories)) if r // self.group not in gone]
+    def _keep(self, positions: list[int], rows: list[int]) -> None:
         self.histories = [self.histories[r] for r in rows]
         self.sum_logprobs = self.sum_logprobs[rows]
-        self.windows = [w for p, w in enumerate(self.windows) if p not in gone]
 
     def _candidates(self, position: int) -> list[tuple[tuple[int, ...], float]]:
         candidates = []
@@ -81,12 +106,8 @@ class GreedySearch:
             candidates.append((tuple(tokens[:end]), float(self.sum_logprobs[row])))
         return candidates
 
-    def finish(self) -> list[list[tuple[tuple[int, ...], float]]]:
-        """Per window (original order), its ``group`` candidates as (tokens without end-of-text, sum of log probabilities)."""
-        return _in_original_order(self.retired, self.windows, self._candidates)
 
-
-class BeamSearch:
+class BeamSearch(_WindowRows):
     """openai-whisper's beam search: ``beam_size`` live beams per window, finished sequences set aside.
 
     Each beam proposes its ``beam_size + 1`` best next tokens; the best ``beam_size`` proposals that do
@@ -101,12 +122,11 @@ class BeamSearch:
         self.max_candidates = round(beam_size * self.patience)
         if self.max_candidates <= 0:
             raise ValueError(f"patience {patience} leaves no candidates for beam size {beam_size}")
+        super().__init__(n_windows, beam_size)
         n_rows = n_windows * beam_size
         self.histories: list[tuple[int, ...]] = [() for _ in range(n_rows)]
         self.sum_logprobs: list[float] = [0.0] * n_rows
         self.finished: list[dict[tuple[int, ...], float]] = [{} for _ in range(n_windows)]  # per live window
-        self.windows = list(range(n_windows))  # the original index of each live window
-        self.retired: dict[int, list[tuple[tuple[int, ...], float]]] = {}
 
     def step(self, logits: torch.Tensor) -> Step:
         # logits: (N, n_vocab) with N = live windows * beam_size
@@ -149,16 +169,10 @@ class BeamSearch:
         done = tuple(p for p, f in enumerate(self.finished) if len(f) >= self.max_candidates)
         return Step([h[-1] for h in histories], source, len(done) == len(self.finished), done)
 
-    def retire(self, positions: Sequence[int]) -> None:
-        """Set the windows at ``positions`` (among the live ones) aside with their candidates as they are."""
-        gone = set(positions)
-        for p in gone:
-            self.retired[self.windows[p]] = self._candidates(p)
-        rows = [r for r in range(len(self.histories)) if r // self.beam_size not in gone]
+    def _keep(self, positions: list[int], rows: list[int]) -> None:
         self.histories = [self.histories[r] for r in rows]
         self.sum_logprobs = [self.sum_logprobs[r] for r in rows]
-        self.finished = [f for p, f in enumerate(self.finished) if p not in gone]
-        self.windows = [w for p, w in enumerate(self.windows) if p not in gone]
+        self.finished = [self.finished[p] for p in positions]
 
     def _candidates(self, position: int) -> list[tuple[tuple[int, ...], float]]:
         finished = dict(self.finished[position])
@@ -169,19 +183,6 @@ class BeamSearch:
                 if len(finished) >= self.beam_size:
                     break
         return [(seq[:-1], score) for seq, score in finished.items()]
-
-    def finish(self) -> list[list[tuple[tuple[int, ...], float]]]:
-        """Per window (original order), its finished candidates (topped up with the best live beams)
-        without end-of-text."""
-        return _in_original_order(self.retired, self.windows, self._candidates)
-
-
-def _in_original_order(retired: dict, live: list[int], candidates) -> list:
-    """Candidates of every window by original index: the retired ones', then the live ones' (``candidates(position)``)."""
-    out = dict(retired)
-    for position, window in enumerate(live):
-        out[window] = candidates(position)
-    return [out[w] for w in range(len(out))]
 
 
 def rank(candidates: list[tuple[tuple[int, ...], float]], length_penalty: float | None) -> int:

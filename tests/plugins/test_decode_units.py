@@ -137,6 +137,29 @@ def test_greedy_rows_stop_at_end_of_text_and_sum_only_real_tokens():
     assert first[0] == () and second[0] == (0,)
 
 
+def test_a_done_window_reports_itself_and_retired_windows_keep_their_candidates_in_order():
+    search = GreedySearch(0.0, eot=3, n_rows=4, group=2)  # two windows of two rows
+    step = search.step(torch.tensor([[0.0, 0.0, 0.0, 5.0]] * 2 + [[5.0, 0.0, 0.0, 0.0]] * 2))
+    assert step.done == (0,) and not step.completed
+    search.retire(step.done)
+    assert search.windows == [1] and len(search.histories) == 2
+    step = search.step(torch.tensor([[0.0, 5.0, 0.0, 0.0], [0.0, 0.0, 0.0, 5.0]]))  # live rows only
+    step = search.step(torch.tensor([[0.0, 0.0, 0.0, 5.0]] * 2))
+    assert step.done == (0,) and step.completed
+    first, second = search.finish()
+    assert [c[0] for c in first] == [(), ()] and [c[0] for c in second] == [(0, 1), (0,)]
+
+    beam = BeamSearch(beam_size=2, eot=3, n_windows=2)
+    ends, goes_on = toy_logits((1,)), toy_logits((0,))
+    beam.step(torch.stack([toy_logits(())] * 4))
+    step = beam.step(torch.stack([ends, ends, goes_on, goes_on]))
+    assert 0 in step.done and 1 not in step.done
+    beam.retire([0])
+    assert beam.windows == [1] and len(beam.histories) == 2 and len(beam.finished) == 1
+    beam.step(torch.stack([goes_on, goes_on]))  # window 1 alone now
+    assert {c[0] for c in beam.finish()[0]} == {(0,), (1,)}  # window 0's candidates, frozen when it retired
+
+
 def test_sampling_is_reproducible_with_a_seeded_generator():
     def run(seed):
         g = torch.Generator().manual_seed(seed)

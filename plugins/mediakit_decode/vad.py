@@ -17,17 +17,27 @@ VAD_SAMPLE_RATE = 16000
 
 @functools.lru_cache(maxsize=1)
 def _silero():
-    """Silero's model: through ONNX Runtime when it is installed (twice as fast: the model runs once per
-    32 ms of audio, and onnxruntime's call costs half of TorchScript's), else TorchScript. Same regions."""
+    """Silero's model and its ``get_speech_timestamps``. The model runs through ONNX Runtime when it is
+    installed (twice as fast: the model runs once per 32 ms of audio, and onnxruntime's call costs half
+    of TorchScript's), else TorchScript; the regions are the same.
+
+    Importing silero-vad calls ``torch.set_num_threads(1)`` (silero_vad/model.py), which would leave
+    every later encoder and decoder step on one thread: the setting is put back.
+    """
+    import torch
+
+    threads = torch.get_num_threads()
     try:
-        from silero_vad import load_silero_vad
+        from silero_vad import get_speech_timestamps, load_silero_vad
     except ImportError as err:
         raise StageError("vad needs the silero-vad package: pip install silero-vad") from err
+    finally:
+        torch.set_num_threads(threads)
     try:
         import onnxruntime  # noqa: F401
     except ImportError:
-        return load_silero_vad()
-    return load_silero_vad(onnx=True)
+        return load_silero_vad(), get_speech_timestamps
+    return load_silero_vad(onnx=True), get_speech_timestamps
 
 
 def speech_regions(
@@ -40,14 +50,14 @@ def speech_regions(
     if len(samples) == 0:
         return []
     import torch
-    from silero_vad import get_speech_timestamps
 
     if sample_rate != VAD_SAMPLE_RATE:
         raise StageError(f"vad needs {VAD_SAMPLE_RATE} Hz audio, got {sample_rate} Hz")
+    model, get_speech_timestamps = _silero()
     audio = torch.from_numpy(np.ascontiguousarray(samples, dtype=np.float32))
     spans = get_speech_timestamps(
         audio,
-        _silero(),
+        model,
         threshold=options.threshold,
         sampling_rate=sample_rate,
         min_speech_duration_ms=options.min_speech_duration_ms,

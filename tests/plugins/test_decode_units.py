@@ -288,3 +288,20 @@ def test_digital_silence_is_recognised_and_quiet_speech_is_not():
     assert is_silent(np.zeros(0, np.float32))
     quiet_voice = (0.01 * np.sin(np.arange(16000) / 5)).astype(np.float32)  # -40 dBFS
     assert not is_silent(quiet_voice)
+
+
+def test_vad_leaves_torch_on_its_thread_count():
+    # silero-vad sets torch to one thread when it is imported; every later step would run on one core
+    import subprocess
+    import sys
+
+    code = (
+        "import numpy as np, torch\n"
+        "torch.set_num_threads(2)\n"
+        "from mediakit.config import VadOptions\n"
+        "from mediakit_decode.vad import speech_regions\n"
+        "speech_regions(np.zeros(16000, dtype=np.float32), 16000, VadOptions())\n"
+        "print(torch.get_num_threads())\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split()[-1] == "2"

@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--beam-size", type=int, default=5)
     parser.add_argument("--best-of", type=int, default=5)
-    parser.add_argument("--vad", action="store_true", help="VAD on every file")
+    parser.add_argument("--vad", action="store_true", help="VAD on every file (batched mode has it anyway)")
     parser.add_argument("--batch-size", type=int, default=0)
     parser.add_argument("--word-timestamps", action="store_true")
     parser.add_argument("--only", default="", help="decode only files whose name starts with this")
@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     options = dict(
         beam_size=args.beam_size,
         best_of=args.best_of,
-        vad=args.vad,
+        vad=True if args.vad else None,  # None: the mode's default (on in batched mode)
         batch_size=args.batch_size,
         word_timestamps=args.word_timestamps,
     )

@@ -38,7 +38,7 @@ class VadOptions:
 
 
 #: Batched mode's VAD: a 160 ms pause already separates regions (as in faster-whisper's batched
-#: pipeline), so that 30 s windows are packed from whole phrases and cut only where nobody speaks.
+#: pipeline), so that windows of at most 30 s are joined from whole phrases and end only where nobody speaks.
 BATCHED_VAD = VadOptions(min_silence_duration_ms=160)
 
 

@@ -101,7 +101,7 @@ def transcribe(
     hallucination_silence_threshold: Annotated[Optional[float], _opt("--hallucination_silence_threshold", help="With word timestamps: skip silences longer than this around hallucinations.", rich_help_panel=DECODE)] = None,
     vad: Annotated[Optional[bool], _opt("--vad/--no-vad", help="Voice activity detection first: silence, music and noise give no text. Default: on with --batch_size only.", rich_help_panel=DECODE, show_default=False)] = None,
     zh_script: Annotated[Optional[str], _opt("--zh_script", callback=lambda v: _choice(v, "simplified", "traditional"), help="Write Chinese in one script.", rich_help_panel=DECODE)] = None,
-    batch_size: Annotated[int, _opt("--batch_size", help="> 0: batched long-form mode: speech regions (VAD) packed into windows of at most 30 s, decoded N at a time.", rich_help_panel=DECODE)] = 0,
+    batch_size: Annotated[int, _opt("--batch_size", help="> 0: batched long-form mode: speech regions (VAD) joined into windows of at most 30 s, decoded N at a time.", rich_help_panel=DECODE)] = 0,
     verbose: Annotated[Optional[str], _opt("--verbose", metavar="True|False", help="True: print each segment as it is decoded.", rich_help_panel=OUTPUT)] = None,
     output_format: Annotated[list[str], _opt("--output_format", "-f", help="txt, vtt, srt, tsv, json, all, or any plugin format; repeat or comma-separate.", rich_help_panel=OUTPUT)] = ["all"],  # noqa: B006
     output_dir: Annotated[str, _opt("--output_dir", "-o", help="Directory for output files; - = standard output.", rich_help_panel=OUTPUT)] = ".",

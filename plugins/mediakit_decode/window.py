@@ -223,7 +223,8 @@ def decode_windows(
             if step.completed or length > n_ctx:
                 break
             if step.done:  # finished windows leave the batch: the others' steps no longer carry them
-                live = [p for p in range(len(identity) // group) if p not in set(step.done)]
+                done = set(step.done)
+                live = [p for p in range(len(identity) // group) if p not in done]
                 search.retire(step.done)
                 layout.keep(live)
                 state.keep_windows(live)

@@ -271,12 +271,16 @@ class TextDecoder(nn.Module):
     def cross_keys_values(self, xa: Tensor, dtype: torch.dtype | None = None) -> tuple[Tensor, Tensor]:
         """Cross-attention keys and values of every layer, each (L, B, H, A, D), stored as ``dtype``
         (default: the activations')."""
-        keys, values = [], []
-        for block in self.blocks:
+        b, a, c = xa.shape
+        heads = self.blocks[0].cross_attn.n_head
+        shape = (len(self.blocks), b, heads, a, c // heads)
+        keys = torch.empty(shape, dtype=dtype or xa.dtype, device=xa.device)
+        values = torch.empty(shape, dtype=dtype or xa.dtype, device=xa.device)
+        for i, block in enumerate(self.blocks):  # each layer's heads written (and narrowed) in place: one copy
             k, v = block.cross_attn.keys_values(xa)
-            keys.append(k.to(dtype or k.dtype))
-            values.append(v.to(dtype or v.dtype))
-        return torch.stack(keys), torch.stack(values)
+            keys[i].copy_(k)
+            values[i].copy_(v)
+        return keys, values
 
     def forward_cached(
         self,

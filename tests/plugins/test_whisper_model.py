@@ -153,6 +153,12 @@ def test_keep_windows_drops_finished_windows_and_the_rest_decode_on_unchanged(ru
     history = torch.cat([prompt[[r // 2 for r in rows]], own[rows], nxt], 1)
     want = runtime.logits_full(history, three[[0, 0, 2, 2]])[:, -1]
     torch.testing.assert_close(got, want, atol=1e-4, rtol=1e-4)
+    picked = state.select(torch.tensor([2, 3]))  # a copy of the second kept window's rows
+    assert picked.cross_k.shape[1] == 1 and picked.windows is None
+    nxt2 = torch.randint(0, DIMS.n_vocab, (2, 1))
+    got2 = runtime.logits(nxt2, picked)[:, -1]
+    want2 = runtime.logits_full(torch.cat([history[2:], nxt2], 1), three[[2, 2]])[:, -1]
+    torch.testing.assert_close(got2, want2, atol=1e-4, rtol=1e-4)
     state.keep_windows([1])  # positions among the windows kept: the original window 2
     assert state.windows == [2] and state.batch_size == 2
     last = torch.randint(0, DIMS.n_vocab, (2, 1))

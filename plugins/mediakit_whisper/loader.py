@@ -114,8 +114,7 @@ def build_runtime(checkpoint: Checkpoint, name: str, options: ModelOptions) -> W
             quantize.quantize_encoder(module.encoder)
             quantize.quantize_decoder(module.decoder)
         else:  # float16-stored where exact, else oneDNN-reordered float32
-            packed.pack_encoder(module.encoder)
-            packed.pack_decoder(module.decoder)
+            packed.pack_decoder(module.decoder, meanwhile=lambda: packed.pack_encoder(module.encoder))
         _widen_the_rest(module, dtype)
     heads = (
         checkpoint.alignment_heads

@@ -17,6 +17,8 @@ Each replaces the dense weight (no second copy); ``state_dict()`` still yields t
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import torch
 from torch import Tensor, nn
@@ -182,29 +184,54 @@ def narrow_embedding(decoder: nn.Module) -> Tensor:
 
 
 @torch.inference_mode()
-def pack_decoder(decoder: nn.Module) -> bool:
+def pack_decoder(decoder: nn.Module, meanwhile: Callable[[], object] | None = None) -> bool:
     """Give the decoder's Linear layers and its output projection the few-row layouts, in place.
 
     Weights may arrive as float16 (the loader keeps a float16 file's matrices narrow until here) or
     float32. The token embedding stays for lookups, stored as float16 when that is exact, so the
     projection costs half its size in memory (float16-stored) or all of it (packed float32 slices).
-    Returns False (module untouched) where oneDNN is unavailable or the decoder is not on the CPU.
+    The projection, by far the largest matrix (a third of a second of packing for base), is packed on
+    a second thread while the Linear layers, and ``meanwhile`` (say, the encoder's packing), run here.
+    Returns False (module untouched) where oneDNN is unavailable or the decoder is not on the CPU;
+    ``meanwhile`` runs in every case.
     """
     embedding = decoder.token_embedding.weight
     if not available() or embedding.device.type != "cpu" or not embedding.is_floating_point():
+        if meanwhile is not None:
+            meanwhile()
         return False
-    try:
-        del embedding  # the float32 copy, where narrowing drops it
-        narrow = narrow_embedding(decoder)
-        half = half_available() and narrow.dtype == torch.float16
-        output = HalfProjection(narrow, None) if half else PackedProjection(narrow)
-        n = replace_linears(decoder.blocks, _layout(ROWS_HINT))
-    except RuntimeError as err:  # an unusual build: stay on the dense path
-        log.debug("decoder packing unavailable: %s", err)
+    del embedding  # the float32 copy, where narrowing drops it
+    narrow = narrow_embedding(decoder)
+    half = half_available() and narrow.dtype == torch.float16
+    with ThreadPoolExecutor(1) as pool:
+        projection = pool.submit(_inference(lambda: HalfProjection(narrow, None) if half else PackedProjection(narrow)))
+        try:
+            n = replace_linears(decoder.blocks, _layout(ROWS_HINT))
+        except RuntimeError as err:  # an unusual build: stay on the dense path
+            log.debug("decoder packing unavailable: %s", err)
+            n = -1
+        if meanwhile is not None:
+            meanwhile()
+        try:
+            output = projection.result()
+        except RuntimeError as err:
+            log.debug("projection packing unavailable: %s", err)
+            return False
+    if n < 0:
         return False
     decoder.output = output
     log.debug("packed %d decoder linears and the output projection (%s)", n, type(output).__name__)
     return True
+
+
+def _inference(make: Callable[[], nn.Module]) -> Callable[[], nn.Module]:
+    """``make`` under inference mode, which is a per-thread setting."""
+
+    def run() -> nn.Module:
+        with torch.inference_mode():
+            return make()
+
+    return run
 
 
 @torch.inference_mode()

@@ -191,45 +191,43 @@ def pack_decoder(decoder: nn.Module, meanwhile: Callable[[], object] | None = No
     float32. The token embedding stays for lookups, stored as float16 when that is exact, so the
     projection costs half its size in memory (float16-stored) or all of it (packed float32 slices).
     The projection, by far the largest matrix (a third of a second of packing for base), is packed on
-    a second thread while the Linear layers, and ``meanwhile`` (say, the encoder's packing), run here.
-    Returns False (module untouched) where oneDNN is unavailable or the decoder is not on the CPU;
+    a second thread while ``meanwhile`` (say, the encoder's packing) and the Linear layers run here.
+    Returns False (dense path) where oneDNN is unavailable or the decoder is not on the CPU;
     ``meanwhile`` runs in every case.
     """
     embedding = decoder.token_embedding.weight
-    if not available() or embedding.device.type != "cpu" or not embedding.is_floating_point():
+    usable = available() and embedding.device.type == "cpu" and embedding.is_floating_point()
+    del embedding  # the float32 copy, where narrowing drops it
+    with ThreadPoolExecutor(1) as pool:
+        projection = pool.submit(_inference(_projection), decoder) if usable else None
         if meanwhile is not None:
             meanwhile()
-        return False
-    del embedding  # the float32 copy, where narrowing drops it
-    narrow = narrow_embedding(decoder)
-    half = half_available() and narrow.dtype == torch.float16
-    with ThreadPoolExecutor(1) as pool:
-        projection = pool.submit(_inference(lambda: HalfProjection(narrow, None) if half else PackedProjection(narrow)))
+        if projection is None:
+            return False
         try:
             n = replace_linears(decoder.blocks, _layout(ROWS_HINT))
+            output = projection.result()
         except RuntimeError as err:  # an unusual build: stay on the dense path
             log.debug("decoder packing unavailable: %s", err)
-            n = -1
-        if meanwhile is not None:
-            meanwhile()
-        try:
-            output = projection.result()
-        except RuntimeError as err:
-            log.debug("projection packing unavailable: %s", err)
             return False
-    if n < 0:
-        return False
     decoder.output = output
     log.debug("packed %d decoder linears and the output projection (%s)", n, type(output).__name__)
     return True
 
 
-def _inference(make: Callable[[], nn.Module]) -> Callable[[], nn.Module]:
+def _projection(decoder: nn.Module) -> nn.Module:
+    narrow = narrow_embedding(decoder)
+    if half_available() and narrow.dtype == torch.float16:
+        return HalfProjection(narrow, None)
+    return PackedProjection(narrow)
+
+
+def _inference(make: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
     """``make`` under inference mode, which is a per-thread setting."""
 
-    def run() -> nn.Module:
+    def run(*args: object) -> nn.Module:
         with torch.inference_mode():
-            return make()
+            return make(*args)
 
     return run
 

@@ -125,8 +125,8 @@ class MultiHeadAttention(nn.Module):
         own, own_lse = _attention_with_lse(q, k[:, :, shared:end], v[:, :, shared:end])  # (B*R, H, 1, D)
         own_lse = own_lse.unsqueeze(-1)
         total = torch.logaddexp(head_lse, own_lse)
-        y = head * (head_lse - total).exp() + own * (own_lse - total).exp()
-        return self.out(self.merge_heads(y))
+        y = head * (head_lse - total).exp() + own * (own_lse - total).exp()  # float32: the lse are
+        return self.out(self.merge_heads(y.to(q.dtype)))
 
     def weights(self, x: Tensor, k: Tensor) -> Tensor:
         """Softmaxed attention weights (B, H, T, S) of the queries of ``x`` over ``k`` (no mask)."""

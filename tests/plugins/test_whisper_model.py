@@ -169,6 +169,27 @@ def test_keep_windows_drops_finished_windows_and_the_rest_decode_on_unchanged(ru
         state.keep_windows([1, 0])
 
 
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_half_precision_runtimes_decode_beams_after_a_shared_prompt(dtype):
+    # --compute_type float16/bfloat16 on the CPU: the beams' shared-prompt attention joins float32
+    # log-sum-exps to half-precision activations and must hand the output layer its own dtype
+    wide = make_runtime()
+    narrow = make_runtime()
+    narrow.module.to(dtype)
+    narrow.dtype = dtype
+    torch.manual_seed(1)
+    mel = torch.randn(1, DIMS.n_mels, 2 * DIMS.n_audio_ctx)
+    prompt, step = torch.randint(0, DIMS.n_vocab, (1, 4)), torch.randint(0, DIMS.n_vocab, (3, 1))
+    out = {}
+    for name, rt in (("wide", wide), ("narrow", narrow)):
+        base = rt.new_state(rt.encode(mel))
+        rt.logits(prompt, base)
+        beams = base.select(torch.zeros(3, dtype=torch.long))  # three beams sharing the prompt
+        assert beams.shared == 4
+        out[name] = rt.logits(step, beams)[:, -1].float()
+    torch.testing.assert_close(out["narrow"], out["wide"], atol=0.15, rtol=0.05)
+
+
 def test_logits_in_a_given_row_order(runtime, features):
     tokens = torch.randint(0, DIMS.n_vocab, (4, 2))
     plain, ordered = runtime.new_state(features, repeat=2), runtime.new_state(features, repeat=2)

@@ -10,8 +10,8 @@ Builds two recordings from the shared speech set (cached under ~/.cache/mediakit
                 English part is not separable, so its text is compared with the other engines'
 Each engine runs in its own process (peak RSS is that process's maximum, model load included),
 model loaded once and timed apart ("wall s" is the transcription alone; "process s" is the whole
-process, interpreter start, imports and loading included, as a user timing a command sees it), Whisper base, beam 5, best_of 5, the openai-whisper command-line
-defaults, the same thread count. faster-whisper and openai-whisper are optional: engines that are
+process, interpreter start, imports and loading included, as a user timing a command sees it),
+Whisper base, beam 5, best_of 5, the openai-whisper command-line defaults, the same thread count. faster-whisper and openai-whisper are optional: engines that are
 not installed are skipped. Nothing here is part of the test suite.
 """
 

@@ -12,11 +12,6 @@ from mediakit.config import DecodeOptions
 from .filters import LogitFilter, build_filters
 
 
-#: Windows encoded in one call (batched mode): the activations grow with the batch, the speed does not
-#: (batch 8, english.wav: peak RSS 1043 -> 1002 MB, wall time unchanged).
-ENCODE_WINDOWS = 2
-
-
 @dataclass
 class Job:
     runtime: object
@@ -48,10 +43,7 @@ class Job:
         return window
 
     def encode(self, windows: list[np.ndarray]) -> torch.Tensor:
-        """Encoder output of the windows: (B, n_audio_ctx, n_audio_state)."""
-        x = torch.from_numpy(np.stack(windows))  # (B, n_mels, n_frames)
+        """Encoder output of the windows: (B, n_audio_ctx, n_audio_state). How many windows go through
+        the encoder at once is the runtime's choice (on the CPU, one at a time)."""
         with torch.no_grad():
-            if len(windows) <= ENCODE_WINDOWS:
-                return self.runtime.encode(x)
-            # a few windows at a time: the encoder's activations grow with the batch, its speed barely does
-            return torch.cat([self.runtime.encode(part) for part in x.split(ENCODE_WINDOWS)])
+            return self.runtime.encode(torch.from_numpy(np.stack(windows)))  # (B, n_mels, n_frames) in

@@ -236,10 +236,13 @@ class WhisperRuntime:
         mel = mel.to(device=self.device, dtype=self.dtype if not self.quantized else torch.float32)
         if mel.shape[0] == 1 or self.device.type != "cpu":
             return self.module.encoder(mel)
-        # several windows on the CPU (batched mode): one at a time, their temporaries reused from the
-        # heap: 20-25% faster than one pass over all, for about 20 MB more memory than mapped ones
+        # several windows on the CPU (batched mode): one at a time, each layer's temporaries reused from
+        # the heap (handed back after each window): 20-25% faster than one pass over all of them
+        return torch.cat([self._encode_on_heap(mel[i : i + 1]) for i in range(mel.shape[0])])
+
+    def _encode_on_heap(self, mel: Tensor) -> Tensor:
         with heap_temporaries():
-            return torch.cat([self.module.encoder(mel[i : i + 1]) for i in range(mel.shape[0])])
+            return self.module.encoder(mel)
 
     # -- decoder --------------------------------------------------------------------------------------
     @torch.inference_mode()

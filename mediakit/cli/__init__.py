@@ -6,6 +6,7 @@ exit status 1; Ctrl-C exits 130; usage errors exit 2; anything else is a bug and
 
 from __future__ import annotations
 
+import gc
 from typing import Annotated, Any, Optional
 
 import typer
@@ -78,4 +79,9 @@ _register_commands()
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    finally:
+        # The work is done. Freezing the collector spares the interpreter's exit a walk over every
+        # object torch created, which took 0.5-0.7 s of each command.
+        gc.freeze()

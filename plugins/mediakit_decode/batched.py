@@ -69,7 +69,7 @@ def transcribe_batched(
         rests: list[tuple[int, int]] = []
         for first in range(0, len(pending), size):
             chunk = pending[first : first + size]
-            audio_features = job.encode([job.window_mel(features.mel, s, e - s) for s, e in chunk])  # (B, A, d)
+            audio_features = job.encode_ranges(features.mel, [(s, e - s) for s, e in chunk])  # (B, A, d)
             batch = WindowBatch(job.runtime, audio_features)
             results = decode_with_fallback(
                 batch, tokenizer, options, job.filters, [], options.without_timestamps, job.generator

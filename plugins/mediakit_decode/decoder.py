@@ -99,13 +99,13 @@ class WhisperDecoder:
             log.info("%s: no speech found", source)
             return self._empty(model, features)
 
-        language, language_probs = self._language(model, features, clips)
+        language, language_probs, primed = self._language(model, features, clips)
         task = options.task
         if not model.is_multilingual and (language != "en" or task != "transcribe"):
             log.warning("%s is English-only; transcribing in English instead of %s/%s", model.name, language, task)
             language, task = "en", "transcribe"
         tokenizer = model.get_tokenizer(task=task, language=language)
-        job = Job.create(model, tokenizer, options)
+        job = Job.create(model, tokenizer, options, primed)
 
         if options.batch_size > 0:
             drafts = transcribe_batched(job, features, clips, progress)
@@ -117,12 +117,13 @@ class WhisperDecoder:
             text = tokenizer.decode([t for t in all_tokens[len(prompt) :] if t < tokenizer.eot])
         return self._transcript(drafts, text, language, features, language_probs)
 
-    def _language(self, model, features: Features, clips) -> tuple[str, dict[str, float] | None]:
+    def _language(self, model, features: Features, clips) -> tuple[str, dict[str, float] | None, dict]:
+        """The language, its probabilities when detected, and the windows encoded to detect it."""
         options = self.options
         if options.language is not None:
-            return options.language, None
+            return options.language, None, {}
         if not model.is_multilingual:
-            return "en", None
+            return "en", None, {}
         tokenizer = model.get_tokenizer(task=options.task, language=None)
         job = Job.create(model, tokenizer, options)
         starts = []
@@ -131,11 +132,12 @@ class WhisperDecoder:
             while seek < end and len(starts) < options.language_detection_segments:
                 starts.append((seek, min(job.n_frames, end - seek)))
                 seek += job.n_frames
-        windows = [job.window_mel(features.mel, s, n) for s, n in starts or [(0, features.content_frames)]]
-        probs = detect_language(model, tokenizer, job.encode(windows))
+        starts = starts or [(0, features.content_frames)]
+        encoded = job.encode_ranges(features.mel, starts)
+        probs = detect_language(model, tokenizer, encoded)
         language = max(probs, key=probs.get)
         log.info("Detected language: %s (%.2f)", language, probs[language])
-        return language, probs
+        return language, probs, dict(zip(starts, encoded))
 
     def _empty(self, model, features: Features) -> Transcript:
         language = self.options.language or "en"

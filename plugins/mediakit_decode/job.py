@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -23,9 +23,12 @@ class Job:
     time_precision: float  # seconds per timestamp step (0.02)
     frames_per_second: int  # mel frames per second (100)
     generator: torch.Generator | None
+    #: Encoder outputs already computed (for language detection), by (start, size) in mel frames;
+    #: each is used once, by the first window with the same frames.
+    primed: dict[tuple[int, int], torch.Tensor] = field(default_factory=dict)
 
     @classmethod
-    def create(cls, runtime, tokenizer, options: DecodeOptions) -> "Job":
+    def create(cls, runtime, tokenizer, options: DecodeOptions, primed=None) -> "Job":
         spec = runtime.feature_spec
         n_frames = spec.chunk_frames
         stride = n_frames // runtime.dims.n_audio_ctx
@@ -33,7 +36,10 @@ class Job:
         filters = build_filters(tokenizer, options, without_timestamps=options.without_timestamps, precision=precision)
         generator = torch.Generator(device=runtime.device)
         generator.manual_seed(0)
-        return cls(runtime, tokenizer, options, filters, n_frames, stride, precision, spec.frames_per_second, generator)
+        return cls(
+            runtime, tokenizer, options, filters, n_frames, stride, precision, spec.frames_per_second, generator,
+            dict(primed or {}),
+        )
 
     def window_mel(self, mel: np.ndarray, start: int, size: int) -> np.ndarray:
         """Frames ``[start, start + size)`` zero-padded (in the log-mel domain) to one window: (n_mels, n_frames)."""
@@ -41,6 +47,16 @@ class Job:
         size = max(0, min(size, self.n_frames, mel.shape[1] - start))
         window[:, :size] = mel[:, start : start + size]
         return window
+
+    def encode_ranges(self, mel: np.ndarray, ranges: list[tuple[int, int]]) -> torch.Tensor:
+        """Encoder output of the windows ``(start, size)`` of ``mel``: (B, n_audio_ctx, n_audio_state).
+        A window encoded before (see ``primed``) is not encoded again."""
+        known = [self.primed.pop((start, size), None) for start, size in ranges]
+        missing = [r for r, k in zip(ranges, known) if k is None]
+        if len(missing) == len(ranges):
+            return self.encode([self.window_mel(mel, start, size) for start, size in missing])
+        fresh = iter(self.encode([self.window_mel(mel, start, size) for start, size in missing]) if missing else ())
+        return torch.stack([k if k is not None else next(fresh) for k in known])
 
     def encode(self, windows: list[np.ndarray]) -> torch.Tensor:
         """Encoder output of the windows: (B, n_audio_ctx, n_audio_state). How many windows go through

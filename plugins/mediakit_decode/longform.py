@@ -113,7 +113,7 @@ def transcribe_windows(
             _report(progress, seek, content_frames, fps)
             continue
         batch = None  # free the previous window's decoder caches before the encoder needs its memory
-        audio_features = job.encode([job.window_mel(mel, seek, segment_size)])
+        audio_features = job.encode_ranges(mel, [(seek, segment_size)])
 
         if options.carry_initial_prompt:
             ignored = max(len(initial_prompt_tokens), prompt_reset_since)

@@ -112,7 +112,22 @@ def test_language_detection_pools_windows():
     options = DecodeOptions(beam_size=1, language_detection_segments=2)
     result = WhisperDecoder(options).decode(runtime, fake_features(45.0))
     assert result.language == "zh" and result.language_probs["zh"] > 0.99
-    assert runtime.calls["encode"] == 1 + 2  # one batch of two windows for detection, then two windows
+    # one batch of two windows for detection; the transcription's windows (0-30 s, then 30-45 s after
+    # the single timestamp ending) are the same frames, so they are not encoded again
+    assert runtime.calls["encode"] == 1
+
+
+def test_a_window_encoded_for_language_detection_is_reused_in_batched_mode():
+    script = {0: Window([ts(0), 5, ts(2)]), 3000: Window([ts(0), 6, ts(2)])}
+    runtime = FakeRuntime(script, language_token=ZH)
+    encoded = []
+    encode = runtime.encode
+    runtime.encode = lambda mel: encoded.append(int(mel[0, 0, 0])) or encode(mel)
+    options = DecodeOptions(beam_size=1, batch_size=4, vad=False)
+    result = WhisperDecoder(options).decode(runtime, fake_features(40.0))
+    assert result.language == "zh"
+    assert spans(result) == [(0.0, 2.0, " w5"), (30.0, 32.0, " w6")]  # each window decoded from its own frames
+    assert encoded == [0, 3000]  # the detection's window, then only the 30-40 s window
 
 
 def test_clip_timestamps_limit_the_decoded_range():

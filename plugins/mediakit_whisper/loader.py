@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -43,20 +44,22 @@ class Precision:
     dtype: torch.dtype  # activations, and the weights that are not quantized
     int8: bool = False  # Linear layers and the output projection int8 (quantize.py)
     half_cross: bool = False  # cross-attention keys/values stored as float16, widened per layer
+    bf16_encoder: bool = False  # the encoder's Linear layers in bfloat16 products (packed.BFloat16Linear)
 
 
 def resolve_compute_type(value: str, device: torch.device) -> Precision:
     """The :class:`Precision` of a compute type on a device.
 
     ``auto``: float16 on CUDA; on the CPU float32 arithmetic with the cross-attention keys/values
-    stored as float16 (half the bytes each decoding step reads; docs/benchmarks.md). ``float32``
-    keeps them float32 too. ``int8`` (CPU only) quantizes every Linear layer: faster, less exact.
+    stored as float16 (half the bytes each decoding step reads; docs/benchmarks.md), and on CPUs
+    that multiply bfloat16 in hardware the encoder's Linear layers in bfloat16 (the decoder, which
+    picks the tokens, stays float32). ``float32`` keeps all of it float32. ``int8`` (CPU only) quantizes every Linear layer: faster, less exact.
     """
     if value not in COMPUTE_TYPES:
         raise ConfigError(f"unknown compute type {value!r}; use one of {', '.join(COMPUTE_TYPES)}")
     if value == "auto":
         if device.type == "cpu":
-            return Precision(torch.float32, half_cross=True)
+            return Precision(torch.float32, half_cross=True, bf16_encoder=packed.bfloat16_native())
         return Precision(torch.float16 if device.type == "cuda" else torch.float32)
     if value == "int8":
         if device.type != "cpu":
@@ -114,7 +117,8 @@ def build_runtime(checkpoint: Checkpoint, name: str, options: ModelOptions) -> W
             quantize.quantize_encoder(module.encoder)
             quantize.quantize_decoder(module.decoder)
         else:  # float16-stored where exact, else oneDNN-reordered float32
-            packed.pack_decoder(module.decoder, meanwhile=lambda: packed.pack_encoder(module.encoder))
+            encoder = partial(packed.pack_encoder, module.encoder, bfloat16=precision.bf16_encoder)
+            packed.pack_decoder(module.decoder, meanwhile=encoder)
         _widen_the_rest(module, dtype)
     heads = (
         checkpoint.alignment_heads

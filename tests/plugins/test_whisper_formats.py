@@ -185,14 +185,18 @@ def test_huggingface_names_map_to_openai_names():
     assert hf_to_openai_name("proj_out.weight") is None  # tied to the embedding
 
 
-def test_device_and_compute_type_resolution():
+def test_device_and_compute_type_resolution(monkeypatch):
     from mediakit.errors import ConfigError
 
-    from mediakit_whisper import quantize
+    from mediakit_whisper import packed, quantize
 
     cpu = torch.device("cpu")
-    # float32 arithmetic on the CPU, cross-attention keys/values stored narrow; float32 is exact throughout
+    # float32 arithmetic on the CPU, cross-attention keys/values stored narrow, and the encoder's
+    # products in bfloat16 where the CPU has them; float32 is exact throughout
+    monkeypatch.setattr(packed, "bfloat16_native", lambda: False)
     assert loader.resolve_compute_type("auto", cpu) == loader.Precision(torch.float32, half_cross=True)
+    monkeypatch.setattr(packed, "bfloat16_native", lambda: True)
+    assert loader.resolve_compute_type("auto", cpu) == loader.Precision(torch.float32, half_cross=True, bf16_encoder=True)
     assert loader.resolve_compute_type("auto", torch.device("cuda")) == loader.Precision(torch.float16)
     assert loader.resolve_compute_type("float32", cpu) == loader.Precision(torch.float32)
     if quantize.available():

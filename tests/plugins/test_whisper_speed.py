@@ -149,3 +149,28 @@ def test_without_float16_kernels_the_packed_projection_still_keeps_the_embedding
     want = plain.logits(tokens, plain.new_state(features))
     got = runtime(fast_module).logits(tokens, runtime(fast_module).new_state(features))
     torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)
+
+
+def _bfloat16_ops() -> bool:
+    return packed.available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+
+
+@pytest.mark.skipif(not _bfloat16_ops(), reason="no oneDNN bfloat16 linear on this CPU (needs AVX-512 or AMX)")
+def test_bfloat16_encoder_stays_close_to_float32_and_keeps_its_state_dict(module):
+    mel = torch.randn(2, DIMS.n_mels, 2 * DIMS.n_audio_ctx)
+    with torch.inference_mode():
+        reference = module.encoder(mel)
+    fast = copy.deepcopy(module)
+    assert packed.pack_encoder(fast.encoder, bfloat16=True)
+    assert isinstance(fast.encoder.blocks[0].mlp[0], packed.BFloat16Linear)
+    with torch.inference_mode():
+        got = fast.encoder(mel)
+    assert got.dtype == torch.float32
+    # bfloat16 keeps 8 bits of each product's factors: close, not equal
+    assert not torch.equal(got, reference)
+    assert (got - reference).norm() / reference.norm() < 0.02
+    state = fast.state_dict()
+    assert set(state) == set(module.state_dict())
+    weight = module.state_dict()["encoder.blocks.0.mlp.0.weight"]
+    torch.testing.assert_close(state["encoder.blocks.0.mlp.0.weight"], weight.bfloat16().float())
+    assert module.decoder.blocks[0].mlp[0].__class__ is fast.decoder.blocks[0].mlp[0].__class__  # decoder untouched

@@ -62,12 +62,13 @@ class MultiHeadAttention(nn.Module):
         return x.transpose(1, 2).reshape(b, t, h * d)  # (B, T, C)
 
     def keys_values(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        """Keys and values of ``x`` (B, T, C), each (B, H, T, D)."""
-        return self.split_heads(self.key(x)), self.split_heads(self.value(x))
+        """Keys and values of ``x`` (B, T, C), each (B, H, T, D), in ``x``'s dtype (a bfloat16 product's
+        output is widened: the attention sums in the activations' precision)."""
+        return self.split_heads(self.key(x).to(x.dtype)), self.split_heads(self.value(x).to(x.dtype))
 
     def attend(self, x: Tensor, k: Tensor, v: Tensor, mask: Tensor | None = None, causal: bool = False) -> Tensor:
         """Attention of the queries of ``x`` (B, T, C) over ``k``/``v`` (B, H, S, D); mask (T, S) bool, True = keep."""
-        q = self.split_heads(self.query(x))  # (B, H, T, D)
+        q = self.split_heads(self.query(x).to(x.dtype))  # (B, H, T, D)
         y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal)  # (B, H, T, D)
         return self.out(self.merge_heads(y))
 

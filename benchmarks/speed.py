@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import gc
 import json
 import os
 import resource
@@ -218,7 +219,9 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.child:
         result = run_engine(args.child[0], Path(args.child[1]), args.threads, args.compute_type, args.batch_size)
-        print(json.dumps(result))
+        print(json.dumps(result), flush=True)
+        if args.child[0].startswith("mediakit"):
+            gc.freeze()  # exit as the `mediakit` command does (see mediakit/cli/__init__.py)
         return 0
 
     if not (args.data / "manifest.tsv").exists():

@@ -234,13 +234,11 @@ class WhisperRuntime:
         if mel.ndim == 2:
             mel = mel.unsqueeze(0)
         mel = mel.to(device=self.device, dtype=self.dtype if not self.quantized else torch.float32)
-        if self.device.type != "cpu":
+        if mel.shape[0] == 1 or self.device.type != "cpu":
             return self.module.encoder(mel)
-        # On the CPU one window at a time, each layer's temporaries reused from the heap (handed back
-        # after each window). Fresh pages for them cost 85,000 page faults per window; several
-        # windows in one pass were 20-25% slower still.
-        parts = [self._encode_on_heap(mel[i : i + 1]) for i in range(mel.shape[0])]
-        return parts[0] if len(parts) == 1 else torch.cat(parts)
+        # several windows on the CPU (batched mode): one at a time, each layer's temporaries reused from
+        # the heap (handed back after each window): 20-25% faster than one pass over all of them
+        return torch.cat([self._encode_on_heap(mel[i : i + 1]) for i in range(mel.shape[0])])
 
     def _encode_on_heap(self, mel: Tensor) -> Tensor:
         with heap_temporaries():

@@ -102,7 +102,7 @@ def test_decoder_weights_that_are_not_float16_exact_get_the_packed_float32_layou
         wide.decoder.blocks[0].mlp[0].weight.add_(1e-7)
     reference = runtime(copy.deepcopy(wide))
     assert packed.pack_decoder(wide.decoder)
-    assert isinstance(wide.decoder.output, packed.PackedProjection)
+    assert isinstance(wide.decoder.output.parts[0], packed.PackedLinear)
     assert isinstance(wide.decoder.blocks[0].mlp[0], packed.PackedLinear)
     assert wide.decoder.token_embedding.weight.dtype == torch.float32
     features = plain.encode(torch.randn(1, DIMS.n_mels, 2 * DIMS.n_audio_ctx))
@@ -142,7 +142,7 @@ def test_without_float16_kernels_the_packed_projection_still_keeps_the_embedding
     monkeypatch.setattr(packed, "half_available", lambda: False)
     plain, fast_module = runtime(module), copy.deepcopy(module)
     assert packed.pack_decoder(fast_module.decoder)
-    assert isinstance(fast_module.decoder.output, packed.PackedProjection)
+    assert isinstance(fast_module.decoder.output.parts[0], packed.PackedLinear)
     assert fast_module.decoder.token_embedding.weight.dtype == torch.float16  # exact, so half the memory
     features = plain.encode(torch.randn(1, DIMS.n_mels, 2 * DIMS.n_audio_ctx))
     tokens = torch.randint(0, DIMS.n_vocab, (1, 5))

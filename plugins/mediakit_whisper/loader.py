@@ -53,7 +53,8 @@ def resolve_compute_type(value: str, device: torch.device) -> Precision:
     ``auto``: float16 on CUDA; on the CPU float32 arithmetic with the cross-attention keys/values
     stored as float16 (half the bytes each decoding step reads; docs/benchmarks.md), and on CPUs
     that multiply bfloat16 in hardware the encoder's Linear layers in bfloat16 (the decoder, which
-    picks the tokens, stays float32). ``float32`` keeps all of it float32. ``int8`` (CPU only) quantizes every Linear layer: faster, less exact.
+    picks the tokens, stays float32). ``float32`` keeps all of it float32. ``int8`` (CPU only)
+    quantizes every Linear layer: faster, less exact.
     """
     if value not in COMPUTE_TYPES:
         raise ConfigError(f"unknown compute type {value!r}; use one of {', '.join(COMPUTE_TYPES)}")

@@ -196,7 +196,8 @@ def test_device_and_compute_type_resolution(monkeypatch):
     monkeypatch.setattr(packed, "bfloat16_native", lambda: False)
     assert loader.resolve_compute_type("auto", cpu) == loader.Precision(torch.float32, half_cross=True)
     monkeypatch.setattr(packed, "bfloat16_native", lambda: True)
-    assert loader.resolve_compute_type("auto", cpu) == loader.Precision(torch.float32, half_cross=True, bf16_encoder=True)
+    bf16 = loader.Precision(torch.float32, half_cross=True, bf16_encoder=True)
+    assert loader.resolve_compute_type("auto", cpu) == bf16
     assert loader.resolve_compute_type("auto", torch.device("cuda")) == loader.Precision(torch.float16)
     assert loader.resolve_compute_type("float32", cpu) == loader.Precision(torch.float32)
     if quantize.available():

@@ -41,6 +41,8 @@ def test_packed_decoder_gives_the_same_logits_and_state_dict(module):
     assert packed.pack_decoder(fast_module.decoder)
     fast = runtime(fast_module)
     assert fast_module.decoder.token_embedding.weight.dtype == torch.float16  # exact, so stored narrow
+    # the projection is packed in two halves: the whole embedding is never widened to float32 at once
+    assert [type(p) for p in fast_module.decoder.output.parts] == [packed.HalfLinear] * 2
     features = plain.encode(torch.randn(2, DIMS.n_mels, 2 * DIMS.n_audio_ctx))
     tokens = torch.randint(0, DIMS.n_vocab, (2, 7))
     expected = plain.logits(tokens, plain.new_state(features))

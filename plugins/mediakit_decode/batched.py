@@ -7,6 +7,7 @@ independent; the encoder runs once per batch and beam search runs over all windo
 from __future__ import annotations
 
 import logging
+from collections import deque
 
 from mediakit.records import Features, ProgressCallback
 
@@ -45,7 +46,8 @@ def window_spans(result: WindowResult, timestamp_begin: int, time_offset: float,
 
 
 #: Decoding rounds: a window whose text stops at a timestamp pair before its end leaves the rest
-#: for the next round (as the seek loop would), decoded together with the other windows' rests.
+#: for a further round (as the seek loop would), decoded in the next batch with the windows still
+#: waiting. A window's result does not depend on its batch, so the order only saves batches.
 MAX_ROUNDS = 4
 #: A rest shorter than this (seconds) is not decoded again; any unfinished text runs to the window end.
 MIN_REST = 1.0
@@ -63,41 +65,38 @@ def transcribe_batched(
     total = features.content_frames / fps
     drafts: list[Draft] = []
     size = max(1, options.batch_size)
-    pending = list(windows)
-    for round_index in range(MAX_ROUNDS):
-        last_round = round_index == MAX_ROUNDS - 1
-        rests: list[tuple[int, int]] = []
-        for first in range(0, len(pending), size):
-            chunk = pending[first : first + size]
-            audio_features = job.encode_ranges(features.mel, [(s, e - s) for s, e in chunk])  # (B, A, d)
-            batch = WindowBatch(job.runtime, audio_features)
-            results = decode_with_fallback(
-                batch, tokenizer, options, job.filters, [], options.without_timestamps, job.generator
-            )
-            for row, ((start, end), result) in enumerate(zip(chunk, results)):
-                if _is_silence(result, options):
-                    continue
-                current, rest = _window_segments(job, result, start, end, last_round)
-                if rest is not None:
-                    rests.append(rest)
-                if options.word_timestamps:
-                    add_word_timestamps(
-                        current,
-                        job.runtime,
-                        tokenizer,
-                        audio_features[row],
-                        end - start,
-                        options.prepend_punctuations,
-                        options.append_punctuations,
-                        drafts[-1].end if drafts else 0.0,
-                        start / fps,
-                    )
-                drafts.extend(current)
-            if progress is not None and round_index == 0:
-                progress(min(chunk[-1][1] / fps, total), total)
-        if not rests:
-            break
-        pending = rests
+    queue = deque((start, end, 0) for start, end in windows)  # (first frame, end frame, round)
+    reached = 0.0  # the end of the furthest first-round window decoded
+    while queue:
+        chunk = [queue.popleft() for _ in range(min(size, len(queue)))]
+        audio_features = job.encode_ranges(features.mel, [(s, e - s) for s, e, _ in chunk])  # (B, A, d)
+        batch = WindowBatch(job.runtime, audio_features)
+        results = decode_with_fallback(
+            batch, tokenizer, options, job.filters, [], options.without_timestamps, job.generator
+        )
+        for row, ((start, end, round_index), result) in enumerate(zip(chunk, results)):
+            if round_index == 0:
+                reached = max(reached, end / fps)
+            if _is_silence(result, options):
+                continue
+            current, rest = _window_segments(job, result, start, end, round_index == MAX_ROUNDS - 1)
+            if rest is not None:
+                queue.append((*rest, round_index + 1))
+            if options.word_timestamps:
+                add_word_timestamps(
+                    current,
+                    job.runtime,
+                    tokenizer,
+                    audio_features[row],
+                    end - start,
+                    options.prepend_punctuations,
+                    options.append_punctuations,
+                    max((d.end for d in drafts if d.end <= start / fps), default=0.0),  # speech before it
+                    start / fps,
+                )
+            drafts.extend(current)
+        if progress is not None:
+            progress(min(reached, total), total)
     if progress is not None:
         progress(total, total)
     drafts.sort(key=lambda d: (d.start, d.seek))

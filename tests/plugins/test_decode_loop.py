@@ -163,6 +163,19 @@ def test_batched_mode_decodes_windows_together_without_prompts():
     assert progress[-1] == (40.0, 40.0)
 
 
+def test_a_rest_joins_the_next_batch_with_the_windows_still_waiting():
+    script = {
+        0: Window([ts(0), 5, ts(3), ts(3), 6]),  # leaves the rest from 3 s
+        300: Window([ts(0), 6, ts(2)]),
+        3000: Window([ts(0), 7, ts(2)]),
+        6000: Window([ts(0), 8, ts(2)]),
+    }
+    result, runtime, progress = decode(script, seconds=70.0, batch_size=2, vad=False)
+    assert spans(result) == [(0.0, 3.0, " w5"), (3.0, 5.0, " w6"), (30.0, 32.0, " w7"), (60.0, 62.0, " w8")]
+    assert runtime.calls["encode"] == 2  # [0-30 s, 30-60 s], then [60-70 s, the rest from 3 s]
+    assert [p[0] for p in progress] == [60.0, 70.0, 70.0]
+
+
 def test_batched_mode_keeps_unfinished_text_when_the_rest_is_too_short():
     result, runtime, _ = decode({0: Window([ts(0), 5, ts(29.5), ts(29.5), 6])}, seconds=30.0, batch_size=4, vad=False)
     assert spans(result) == [(0.0, 29.5, " w5"), (29.5, 30.0, " w6")] and runtime.calls["encode"] == 1

@@ -50,16 +50,16 @@ class Job:
 
     def encode_ranges(self, mel: np.ndarray, ranges: list[tuple[int, int]]) -> torch.Tensor:
         """Encoder output of the windows ``(start, size)`` of ``mel``: (B, n_audio_ctx, n_audio_state).
-        A window encoded before (see ``primed``) is not encoded again."""
-        known = [self.primed.pop((start, size), None) for start, size in ranges]
+        A window encoded before (see ``primed``) is not encoded again. How many windows go through the
+        encoder at once is the runtime's choice (on the CPU, one at a time)."""
+        known = [self.primed.pop(r, None) for r in ranges]
         missing = [r for r, k in zip(ranges, known) if k is None]
-        if len(missing) == len(ranges):
-            return self.encode([self.window_mel(mel, start, size) for start, size in missing])
-        fresh = iter(self.encode([self.window_mel(mel, start, size) for start, size in missing]) if missing else ())
-        return torch.stack([k if k is not None else next(fresh) for k in known])
-
-    def encode(self, windows: list[np.ndarray]) -> torch.Tensor:
-        """Encoder output of the windows: (B, n_audio_ctx, n_audio_state). How many windows go through
-        the encoder at once is the runtime's choice (on the CPU, one at a time)."""
-        with torch.no_grad():
-            return self.runtime.encode(torch.from_numpy(np.stack(windows)))  # (B, n_mels, n_frames) in
+        fresh = None
+        if missing:
+            windows = np.stack([self.window_mel(mel, start, size) for start, size in missing])
+            with torch.no_grad():
+                fresh = self.runtime.encode(torch.from_numpy(windows))  # (B, n_mels, n_frames) in
+            if len(missing) == len(ranges):
+                return fresh
+        rows = iter(fresh if fresh is not None else ())
+        return torch.stack([k if k is not None else next(rows) for k in known])

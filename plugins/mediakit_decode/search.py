@@ -35,14 +35,16 @@ class _WindowRows:
         self.windows = list(range(n_windows))  # the original index of each live window
         self.retired: dict[int, list[tuple[tuple[int, ...], float]]] = {}
 
-    def retire(self, positions: Sequence[int]) -> None:
-        """Set the windows at ``positions`` (among the live ones) aside with their candidates as they are."""
+    def retire(self, positions: Sequence[int]) -> list[int]:
+        """Set the windows at ``positions`` (among the live ones) aside with their candidates as they are;
+        returns the positions of the windows that stay, ascending."""
         gone = set(positions)
         for p in gone:
             self.retired[self.windows[p]] = self._candidates(p)
         live = [p for p in range(len(self.windows)) if p not in gone]
         self._keep(live, [p * self.group + j for p in live for j in range(self.group)])
         self.windows = [self.windows[p] for p in live]
+        return live
 
     def finish(self) -> list[list[tuple[tuple[int, ...], float]]]:
         """Per window (original order), its candidates as (tokens without end-of-text, sum of log probabilities)."""

@@ -223,8 +223,7 @@ def decode_windows(
             if step.completed or length > n_ctx:
                 break
             if step.done:  # finished windows leave the batch: the others' steps no longer carry them
-                live = [p for p in range(len(search.windows)) if p not in step.done]
-                search.retire(step.done)
+                live = search.retire(step.done)
                 layout.keep(live)
                 state.keep_windows(live)
                 kept = torch.tensor([p * group + j for p in live for j in range(group)], dtype=torch.long, device=device)

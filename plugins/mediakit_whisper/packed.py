@@ -265,7 +265,7 @@ def pack_decoder(decoder: nn.Module, meanwhile: Callable[[], object] | None = No
 def _projection(decoder: nn.Module) -> nn.Module:
     narrow = narrow_embedding(decoder)
     if half_available() and narrow.dtype == torch.float16:
-        return SlicedProjection(narrow, HalfLinear, slice_rows=-(-narrow.shape[0] // 2))
+        return SlicedProjection(narrow, HalfLinear, slice_rows=(narrow.shape[0] + 1) // 2)  # two halves
     return SlicedProjection(narrow, PackedLinear, slice_rows=8192)
 
 

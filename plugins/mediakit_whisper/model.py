@@ -10,6 +10,7 @@ Shapes: B batch, T tokens, A audio positions (1500), S cache length, C channels,
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -52,6 +53,11 @@ class MultiHeadAttention(nn.Module):
         self.key = nn.Linear(n_state, n_state, bias=False)
         self.value = nn.Linear(n_state, n_state)
         self.out = nn.Linear(n_state, n_state)
+        # Set by a CPU packer: one product for the queries, keys and values of one input (self-attention),
+        # or for the keys and values (cross-attention, whose queries come from the decoder), outputs
+        # joined along the channels. query/key/value stay for state_dict() and single use.
+        self.fused_qkv: Callable[[Tensor], Tensor] | None = None
+        self.fused_kv: Callable[[Tensor], Tensor] | None = None
 
     def split_heads(self, x: Tensor) -> Tensor:
         b, t, c = x.shape
@@ -61,14 +67,34 @@ class MultiHeadAttention(nn.Module):
         b, h, t, d = x.shape
         return x.transpose(1, 2).reshape(b, t, h * d)  # (B, T, C)
 
+    def _heads(self, y: Tensor, x: Tensor) -> Tensor:
+        """A product's output (B, T, C) split into heads (B, H, T, D), in ``x``'s dtype (a bfloat16
+        product's output is widened: the attention sums in the activations' precision)."""
+        return self.split_heads(y.to(x.dtype))
+
+    def queries(self, x: Tensor) -> Tensor:
+        return self._heads(self.query(x), x)
+
     def keys_values(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        """Keys and values of ``x`` (B, T, C), each (B, H, T, D), in ``x``'s dtype (a bfloat16 product's
-        output is widened: the attention sums in the activations' precision)."""
-        return self.split_heads(self.key(x).to(x.dtype)), self.split_heads(self.value(x).to(x.dtype))
+        """Keys and values of ``x`` (B, T, C), each (B, H, T, D), in ``x``'s dtype."""
+        if self.fused_kv is not None:
+            k, v = self.fused_kv(x).chunk(2, dim=-1)
+            return self._heads(k, x), self._heads(v, x)
+        return self._heads(self.key(x), x), self._heads(self.value(x), x)
+
+    def queries_keys_values(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """Queries, keys and values of ``x`` (B, T, C) for self-attention, each (B, H, T, D)."""
+        if self.fused_qkv is not None:
+            q, k, v = self.fused_qkv(x).chunk(3, dim=-1)
+            return self._heads(q, x), self._heads(k, x), self._heads(v, x)
+        return self.queries(x), *self.keys_values(x)
 
     def attend(self, x: Tensor, k: Tensor, v: Tensor, mask: Tensor | None = None, causal: bool = False) -> Tensor:
         """Attention of the queries of ``x`` (B, T, C) over ``k``/``v`` (B, H, S, D); mask (T, S) bool, True = keep."""
-        q = self.split_heads(self.query(x).to(x.dtype))  # (B, H, T, D)
+        return self.attend_heads(self.queries(x), k, v, mask, causal)
+
+    def attend_heads(self, q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None = None, causal: bool = False) -> Tensor:
+        """Attention of queries ``q`` (B, H, T, D) over ``k``/``v`` (B, H, S, D), through the output projection."""
         y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal)  # (B, H, T, D)
         return self.out(self.merge_heads(y))
 
@@ -89,7 +115,7 @@ class MultiHeadAttention(nn.Module):
         Keys/values stored narrower than ``x`` are widened one window at a time into ``scratch``
         ((1, H, S, D) each), which stays in the CPU's cache while it is read.
         """
-        q = self.split_heads(self.query(x))  # (B*R, H, T, D)
+        q = self.queries(x)  # (B*R, H, T, D)
         n, h, t, d = q.shape
         q = q.view(n // group, group, h, t, d).transpose(1, 2).reshape(n // group, h, group * t, d)  # (B, H, R*T, D)
         narrow = k.dtype != q.dtype
@@ -104,12 +130,12 @@ class MultiHeadAttention(nn.Module):
                 if narrow:
                     kw, vw = scratch[0].copy_(kw), scratch[1].copy_(vw)
                 parts.append(F.scaled_dot_product_attention(q[i : i + 1], kw, vw))
-            y = torch.cat(parts)
+            y = parts[0] if len(parts) == 1 else torch.cat(parts)
         y = y.view(n // group, h, group, t, d).transpose(1, 2).reshape(n, h, t, d)  # (B*R, H, T, D)
         return self.out(self.merge_heads(y))
 
-    def attend_shared_prefix(self, x: Tensor, k: Tensor, v: Tensor, shared: int, end: int, group: int) -> Tensor:
-        """One new token per row (``x`` (B*R, 1, C)) attending to its cache ``k``/``v`` (B*R, H, S, D) up to
+    def attend_shared_prefix(self, q: Tensor, k: Tensor, v: Tensor, shared: int, end: int, group: int) -> Tensor:
+        """One new token per row (queries ``q`` (B*R, H, 1, D)) attending to its cache ``k``/``v`` (B*R, H, S, D) up to
         ``end``, where positions ``[0, shared)`` are common to each group of ``group`` rows (the prompt the
         beams started from) and are read from the group's first row only (the others need not hold them).
 
@@ -117,7 +143,6 @@ class MultiHeadAttention(nn.Module):
         cross-attention) and the rest per row; the two softmax-weighted sums are joined through their
         log-sum-exps, which equals attending to all positions at once (to float32 rounding).
         """
-        q = self.split_heads(self.query(x))  # (B*R, H, 1, D)
         n, h, _, d = q.shape
         grouped = q.view(n // group, group, h, d).transpose(1, 2)  # (B, H, R, D)
         head, head_lse = _attention_with_lse(grouped, k[::group, :, :shared], v[::group, :, :shared])
@@ -131,14 +156,13 @@ class MultiHeadAttention(nn.Module):
 
     def weights(self, x: Tensor, k: Tensor) -> Tensor:
         """Softmaxed attention weights (B, H, T, S) of the queries of ``x`` over ``k`` (no mask)."""
-        q = self.split_heads(self.query(x))  # (B, H, T, D)
+        q = self.queries(x)  # (B, H, T, D)
         scores = (q.float() @ k.float().transpose(-1, -2)) / math.sqrt(q.shape[-1])  # (B, H, T, S)
         return scores.softmax(dim=-1)
 
     def forward(self, x: Tensor, causal: bool = False) -> Tensor:
         """Self-attention over ``x`` (B, T, C)."""
-        k, v = self.keys_values(x)
-        return self.attend(x, k, v, causal=causal)
+        return self.attend_heads(*self.queries_keys_values(x), causal=causal)
 
 
 def _attention_with_lse(q: Tensor, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
@@ -196,14 +220,14 @@ class ResidualAttentionBlock(nn.Module):
     ) -> Tensor:
         h = self.attn_ln(x)
         end = offset + x.shape[1]
-        k, v = self.attn.keys_values(h)  # (B, H, T, D)
+        q, k, v = self.attn.queries_keys_values(h)  # (B, H, T, D)
         self_k[:, :, offset:end] = k
         self_v[:, :, offset:end] = v
         if group > 1 and 0 < shared <= offset and x.shape[1] == 1:  # beams after a common prompt
-            x = x + self.attn.attend_shared_prefix(h, self_k, self_v, shared, end, group)
+            x = x + self.attn.attend_shared_prefix(q, self_k, self_v, shared, end, group)
         else:
             causal = mask is None and offset == 0 and x.shape[1] > 1
-            x = x + self.attn.attend(h, self_k[:, :, :end], self_v[:, :, :end], mask=mask, causal=causal)
+            x = x + self.attn.attend_heads(q, self_k[:, :, :end], self_v[:, :, :end], mask=mask, causal=causal)
         x = x + self.cross_attn.attend_grouped(self.cross_attn_ln(x), cross_k, cross_v, group, scratch, windows)
         return x + self.mlp(self.mlp_ln(x))
 

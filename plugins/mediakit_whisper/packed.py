@@ -195,6 +195,60 @@ class SlicedProjection(nn.Module):
         return torch.cat([part(x) for part in self.parts], dim=-1)  # (..., n_vocab)
 
 
+class FusedPart(nn.Module):
+    """Outputs ``[start, stop)`` of a fused product: one of the Linear layers it replaced. It keeps that
+    layer's place, so ``state_dict()`` still yields its dense ``weight`` (and ``bias``), and it still
+    works alone (computing the whole fused product, for rare paths)."""
+
+    def __init__(self, fused: PrepackedLinear, start: int, stop: int, has_bias: bool):
+        super().__init__()
+        self.fused = (fused,)  # shared by the parts and held by the attention: not a submodule of each part
+        self.start, self.stop, self.has_bias = start, stop, has_bias
+        self.in_features, self.out_features = fused.in_features, stop - start
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.fused[0](x)[..., self.start : self.stop]
+
+    def _save_to_state_dict(self, destination, prefix, keep_vars):  # noqa: ANN001 (nn.Module's signature)
+        weight, bias = self.fused[0].dense()
+        destination[prefix + "weight"] = weight[self.start : self.stop]
+        if self.has_bias:
+            destination[prefix + "bias"] = bias[self.start : self.stop]
+
+    def extra_repr(self) -> str:
+        return f"outputs [{self.start}, {self.stop}) of a fused {self.fused[0].kind} product"
+
+
+def fuse_attention_products(blocks: nn.ModuleList, make) -> int:  # noqa: ANN001 (make: (weight, bias) -> module)
+    """Give each self-attention of ``blocks`` one product for its queries, keys and values, and each
+    cross-attention one for its keys and values: ``make(weight, bias)`` of the stacked matrices, in place.
+
+    Each output is computed as it was (the products' rows are independent), with one call instead of
+    three or two: a 5-row decoding step is mostly per-call overhead (six layers' query, key and value
+    products 0.37 ms apart, 0.23 ms fused). Returns how many products were made."""
+    count = 0
+    for block in blocks:
+        for attn, names, slot in ((getattr(block, "attn", None), ("query", "key", "value"), "fused_qkv"),
+                                  (getattr(block, "cross_attn", None), ("key", "value"), "fused_kv")):  # fmt: skip
+            layers = [getattr(attn, name, None) for name in names]
+            if attn is None or not all(type(layer) is nn.Linear for layer in layers):
+                continue
+            weight = torch.cat([layer.weight for layer in layers])
+            bias = torch.cat([
+                layer.bias if layer.bias is not None else layer.weight.new_zeros(layer.out_features, dtype=torch.float32)
+                for layer in layers
+            ])  # fmt: skip
+            fused = make(weight, bias)
+            del weight
+            start = 0
+            for name, layer in zip(names, layers):
+                setattr(attn, name, FusedPart(fused, start, start + layer.out_features, layer.bias is not None))
+                start += layer.out_features
+            setattr(attn, slot, fused.forward)  # a bound method: the module's state stays with the parts
+            count += 1
+    return count
+
+
 def replace_linears(module: nn.Module, make) -> int:  # noqa: ANN001 (make: (weight, bias) -> module)
     """Replace every ``nn.Linear`` below ``module`` by ``make(weight, bias)``, one at a time (each dense
     weight can be freed before the next is converted); returns how many."""
@@ -252,6 +306,7 @@ def pack_decoder(decoder: nn.Module, meanwhile: Callable[[], object] | None = No
         if projection is None:
             return False
         try:
+            fuse_attention_products(decoder.blocks, _layout(ROWS_HINT))
             n = replace_linears(decoder.blocks, _layout(ROWS_HINT))
             output = projection.result()
         except RuntimeError as err:  # an unusual build: stay on the dense path

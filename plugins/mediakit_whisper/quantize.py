@@ -89,6 +89,7 @@ def quantize_decoder(decoder: nn.Module) -> None:
     Linear weights may still be in the checkpoint's dtype (float16): each is widened only while it is
     quantized. The token embedding stays float for lookups, as float16 when that is exact.
     """
+    packed.fuse_attention_products(decoder.blocks, Int8Linear)  # one scale per row: the same numbers
     n = packed.replace_linears(decoder.blocks, Int8Linear)
     decoder.output = Int8Projection(packed.narrow_embedding(decoder), None)
     log.debug("quantized %d decoder linears and the output projection to int8 (per-channel)", n)

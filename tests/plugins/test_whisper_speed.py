@@ -48,9 +48,25 @@ def test_packed_decoder_gives_the_same_logits_and_state_dict(module):
     expected = plain.logits(tokens, plain.new_state(features))
     got = fast.logits(tokens, fast.new_state(features))
     torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-4)
-    state = fast_module.state_dict()
-    assert set(state) == set(module.state_dict())
-    torch.testing.assert_close(state["decoder.blocks.0.mlp.0.weight"], module.state_dict()["decoder.blocks.0.mlp.0.weight"])
+    state, want = fast_module.state_dict(), module.state_dict()
+    assert set(state) == set(want)
+    for name in ("mlp.0.weight", "attn.query.bias", "attn.key.weight", "attn.value.weight", "cross_attn.value.bias"):
+        torch.testing.assert_close(state[f"decoder.blocks.1.{name}"], want[f"decoder.blocks.1.{name}"])
+
+
+@pytest.mark.skipif(not packed.available(), reason="torch without oneDNN linear ops")
+def test_fused_attention_products_give_each_layer_its_own_outputs(module):
+    fast_module = copy.deepcopy(module)
+    assert packed.pack_decoder(fast_module.decoder)
+    attn, cross = fast_module.decoder.blocks[0].attn, fast_module.decoder.blocks[0].cross_attn
+    assert attn.fused_qkv is not None and cross.fused_kv is not None and cross.fused_qkv is None
+    x = torch.randn(3, 4, DIMS.n_text_state)
+    q, k, v = attn.queries_keys_values(x)
+    plain = module.decoder.blocks[0].attn
+    for got, layer in ((q, plain.query), (k, plain.key), (v, plain.value)):
+        torch.testing.assert_close(got, plain.split_heads(layer(x)), rtol=1e-5, atol=1e-5)
+        assert got.shape == (3, DIMS.n_text_head, 4, DIMS.n_text_state // DIMS.n_text_head)
+    torch.testing.assert_close(attn.key(x), plain.key(x), rtol=1e-5, atol=1e-5)  # a part still works alone
 
 
 def prompted_beams(rt: WhisperRuntime, windows: int, beams: int, prompt_length: int):

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import logging
+import os
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Protocol
 
-from .config import OutputOptions
+import pluggy
+
+from .config import DemuxOptions, OutputOptions
 from .errors import MediakitError
 from .inputs import Source, unique_stems
 from .outputs import OutputTarget, all_exist, render, stem_of, targets_for, write_outputs
-from .pipeline import Stages, demux, transcribe_audio
-from .records import Transcript
+from .pipeline import Stages, demux, demuxer_for, transcribe_audio
+from .records import Audio, FeatureSpec, Transcript
 
 log = logging.getLogger(__name__)
 
@@ -73,17 +77,64 @@ class _NoEvents:
         pass
 
 
+class DemuxAhead:
+    """One local input demuxed on a background thread while the caller loads the model.
+
+    ffmpeg decodes in its own process and the reading thread holds the GIL only between 1 MiB reads,
+    so this overlaps the torch import and the model load (1.5 s or so) with the demuxing (0.3 s for
+    five minutes of WAV, more for compressed audio). The model's sample rate is not known yet: the
+    audio is decoded at the default :class:`FeatureSpec`'s (Whisper's 16 kHz) and decoded again in
+    turn if the model wants another. An error is kept and raised where the input's turn comes, so a
+    bad first input fails exactly as it would have without this.
+    """
+
+    def __init__(self, pm: pluggy.PluginManager, source: str, options: DemuxOptions):
+        self.source = source
+        self._spec = FeatureSpec()
+        self._audio: Audio | None = None
+        self._error: Exception | None = None
+        self._done = threading.Event()
+        # a daemon: if the run stops before the input's turn (the model failed to load), nothing waits for it
+        thread = threading.Thread(target=self._run, args=(pm, options), name="mediakit-demux-ahead", daemon=True)
+        thread.start()
+
+    @staticmethod
+    def suits(source: Source) -> bool:
+        """Only local files: standard input and URLs are read once, in their turn."""
+        return source.error is None and os.path.isfile(source.source)
+
+    def _run(self, pm: pluggy.PluginManager, options: DemuxOptions) -> None:
+        try:
+            self._audio = demuxer_for(pm, self.source, options).demux(self.source, self._spec)
+        except Exception as err:  # raised again in the input's turn
+            self._error = err
+        finally:
+            self._done.set()
+
+    def take(self, spec: FeatureSpec) -> Audio | None:
+        """The audio (after waiting for it), or None when ``spec`` wants another sample rate; raises
+        what demuxing raised. The audio is handed over once."""
+        self._done.wait()
+        audio, error = self._audio, self._error
+        self._audio = self._error = None
+        if error is not None:
+            raise error
+        return audio if audio is not None and audio.sample_rate == spec.sample_rate else None
+
+
 def run_batch(
     stages: Stages,
     sources: list[Source],
     output: OutputOptions,
     events: BatchEvents | None = None,
     emit: Callable[[str], None] | None = None,
+    ahead: DemuxAhead | None = None,
 ) -> BatchSummary:
     """Transcribe ``sources`` in order and write their outputs.
 
     :param emit: when given, outputs are passed to it as text instead of written to files
         (``--stdout``); only one format may be chosen then.
+    :param ahead: an input already being demuxed (see :class:`DemuxAhead`).
     """
     events = events or _NoEvents()
     started = time.perf_counter()
@@ -95,7 +146,9 @@ def run_batch(
             result = InputResult(item.source, "failed", item.error)
         else:
             targets = () if emit else targets_for(stems[item.source], stages.writers, output.output_dir)
-            result = _run_one(stages, item.source, targets, output, events, emit)
+            early = ahead if ahead is not None and ahead.source == item.source else None
+            result = _run_one(stages, item.source, targets, output, events, emit, early)
+            ahead = None if early is not None else ahead
         if result.status == "failed":
             log.debug("input failed: %s", result.error)
         events.file_finished(result)
@@ -110,11 +163,14 @@ def _run_one(
     output: OutputOptions,
     events: BatchEvents,
     emit: Callable[[str], None] | None,
+    ahead: DemuxAhead | None = None,
 ) -> InputResult:
     if output.skip_existing and all_exist(targets):
         return InputResult(source, "skipped", outputs=tuple(t.path for t in targets))
     try:
-        audio = demux(stages, source)
+        audio = ahead.take(stages.model.feature_spec) if ahead is not None else None
+        if audio is None:
+            audio = demux(stages, source)
         transcript = transcribe_audio(stages, audio, lambda done, total: events.file_progress(source, done, total))
         if emit is not None:
             for writer in stages.writers:

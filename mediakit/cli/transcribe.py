@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..batch import run_batch
+from ..batch import DemuxAhead, run_batch
 from ..config import (
     APPEND_PUNCTUATIONS,
     PREPEND_PUNCTUATIONS,
@@ -180,13 +180,17 @@ def transcribe(
     if not sources:
         raise ConfigError("no input to transcribe")
     host = get_host()
-    stages = resolve(host.pm, config)
+    first = next((s for s in sources if s.error is None), None)
+    ahead = None
+    if first is not None and DemuxAhead.suits(first) and not skip_existing:  # a skipped input needs no audio
+        ahead = DemuxAhead(host.pm, first.source, config.demux)
+    stages = resolve(host.pm, config)  # loads the model while the first input is demuxed
     if to_stdout and len(stages.writers) != 1:
         raise ConfigError("--stdout needs exactly one output format, e.g. -f srt")
     events = make_events(quiet=quiet, show_segments=show_segments)
     emit = (lambda text: (sys.stdout.write(text), sys.stdout.flush())) if to_stdout else None
     with events:
-        summary = run_batch(stages, sources, config.output, events, emit)
+        summary = run_batch(stages, sources, config.output, events, emit, ahead)
     events.summary(summary)
     if not summary.ok:
         raise typer.Exit(1)

@@ -191,3 +191,82 @@ def test_verbose_true_prints_segments_on_stdout_only(fakes, tmp_path, monkeypatc
     assert loud.exit_code == 0
     assert loud.stdout.count("[00:00.000 --> 00:01.000]  heard it") == 1
     assert "heard it" not in loud.stderr
+
+
+# The first input is demuxed while the model loads (mediakit.batch.DemuxAhead).
+AHEAD_PLUGIN = '''
+import threading
+from mediakit import hookimpl
+from mediakit.errors import InputError
+from mediakit.records import FeatureSpec
+from mediakit.testing import FakeDemuxer, FakeModel, FakeStagesPlugin
+
+demuxed = threading.Event()
+calls = []  # (source, sample rate) of every demux
+seen = {}
+
+class Demuxer(FakeDemuxer):
+    def demux(self, source, spec):
+        calls.append((source.rsplit("/", 1)[-1], spec.sample_rate))
+        demuxed.set()
+        if source.endswith("broken.wav"):
+            raise InputError(source + ": ffmpeg cannot decode it: Invalid data found when processing input")
+        return super().demux(source, spec)
+
+def load(rate):
+    def factory(options, weights):
+        seen["demuxed while loading"] = demuxed.wait(10)  # without the look-ahead: False after 10 s
+        return FakeModel(feature_spec=FeatureSpec(sample_rate=rate))
+    return factory
+
+class Plugin(FakeStagesPlugin):
+    @hookimpl
+    def mediakit_register_models(self, register):
+        register("slow", load(16000))
+        register("slow8k", load(8000))
+
+    @hookimpl
+    def mediakit_make_demuxer(self, source, options):
+        return Demuxer()
+
+PLUGIN = Plugin()
+'''
+
+
+@pytest.fixture
+def ahead(install_dist):
+    install_dist("mediakit-mkt-ahead", "1.0", {"ahead": "mkt_ahead:PLUGIN"}, {"mkt_ahead": AHEAD_PLUGIN})
+    import mkt_ahead
+
+    return mkt_ahead
+
+
+def files(tmp_path, *names: str) -> list[str]:
+    for name in names:
+        (tmp_path / name).write_bytes(b"RIFF")
+    return [str(tmp_path / name) for name in names]
+
+
+def test_the_first_input_is_demuxed_while_the_model_loads(ahead, tmp_path):
+    inputs = files(tmp_path, "one.wav", "two.wav")
+    result = runner.invoke(app, ["transcribe", *inputs, "--model", "slow", "--decoder", "fake", "-f", "txt", "-o", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert ahead.seen == {"demuxed while loading": True}
+    assert ahead.calls == [("one.wav", 16000), ("two.wav", 16000)]  # each input demuxed once
+    assert (tmp_path / "one.txt").read_text() == "heard one\n"
+
+
+def test_a_first_input_that_fails_ahead_fails_in_its_turn_and_the_rest_carry_on(ahead, tmp_path):
+    inputs = files(tmp_path, "broken.wav", "two.wav")
+    result = runner.invoke(app, ["transcribe", *inputs, "--model", "slow", "--decoder", "fake", "-f", "txt", "-o", str(tmp_path)])
+    assert result.exit_code == 1
+    errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert errors == [f"Error: {inputs[0]}: ffmpeg cannot decode it: Invalid data found when processing input"]
+    assert sorted(p.name for p in tmp_path.iterdir() if p.suffix == ".txt") == ["two.txt"]
+
+
+def test_audio_demuxed_ahead_at_another_sample_rate_is_demuxed_again(ahead, tmp_path):
+    inputs = files(tmp_path, "one.wav")
+    result = runner.invoke(app, ["transcribe", *inputs, "--model", "slow8k", "--decoder", "fake", "-f", "txt", "-o", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert ahead.calls == [("one.wav", 16000), ("one.wav", 8000)]

@@ -8,8 +8,9 @@ per variable: str name, u8 rank, u32 dims[rank], then (version >= 4) u8 dtype id
 
 from __future__ import annotations
 
+import mmap
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
@@ -46,6 +47,22 @@ class _Chain:
             self._file = open(self.paths[self._index], "rb")  # noqa: SIM115
         self.position += done
 
+    def map(self, n: int) -> tuple[mmap.mmap, int] | None:
+        """The next ``n`` bytes as a private, copy-on-write mapping of the file and their offset in it
+        (the mapping starts on a page boundary), skipping them; None when they are not all in one file
+        (or the file cannot be mapped), and nothing is skipped then."""
+        start = self._file.tell()
+        aligned = start - start % mmap.ALLOCATIONGRANULARITY
+        try:
+            if start + n > Path(self.paths[self._index]).stat().st_size:
+                return None
+            mapping = mmap.mmap(self._file.fileno(), start + n - aligned, access=mmap.ACCESS_COPY, offset=aligned)
+        except (OSError, ValueError):
+            return None
+        self._file.seek(n, 1)
+        self.position += n
+        return mapping, start - aligned
+
     def read(self, n: int) -> bytes:
         buffer = bytearray(n)
         self.read_into(memoryview(buffer))
@@ -66,6 +83,21 @@ class CT2Model:
     spec_name: str
     revision: int
     variables: dict[str, torch.Tensor]
+    #: The file mappings behind the variables read as mappings (see ``read_model_bin``).
+    mappings: tuple[mmap.mmap, ...] = field(default=(), repr=False)
+
+
+def release_pages(mappings: tuple[mmap.mmap, ...]) -> None:
+    """Drop mapped variables' pages from this process's resident memory (the file's page cache keeps
+    them): call it once they have been copied into other layouts, so that a variable still in use
+    (the token embedding, for lookups) is resident only where it is read again."""
+    for mapping in mappings:
+        if not mapping.closed:
+            mapping.madvise(mmap.MADV_DONTNEED)
+
+
+#: Variables from this size on are memory-mapped from the file instead of read into memory.
+MAP_FROM = 8 << 20
 
 
 def _u8(chain: _Chain) -> int:
@@ -87,8 +119,15 @@ def _str(chain: _Chain) -> str:
     return chain.read(n)[:-1].decode("utf-8")
 
 
-def read_model_bin(parts: list[Path]) -> CT2Model:
-    """Read ``model.bin`` (or its byte parts, in order). Raises StageError naming the file on any problem."""
+def read_model_bin(parts: list[Path], map_from: int | None = None) -> CT2Model:
+    """Read ``model.bin`` (or its byte parts, in order). Raises StageError naming the file on any problem.
+
+    Variables of ``map_from`` bytes or more (default :data:`MAP_FROM`) that lie within one file are mapped, not read: their
+    memory is the file's page cache, resident in this process only where touched. Whisper base's
+    token embedding (53 MB) is one: packing the output projection reads it all once
+    (:func:`release_pages` then drops it), and decoding looks up a few rows a step.
+    """
+    map_from = MAP_FROM if map_from is None else map_from
     shown = str(parts[0]) if len(parts) == 1 else f"{parts[0]} (+{len(parts) - 1} parts)"
     try:
         chain = _Chain(parts)
@@ -103,6 +142,7 @@ def read_model_bin(parts: list[Path]) -> CT2Model:
             spec_name = _str(chain)
             revision = _u32(chain)
         variables: dict[str, torch.Tensor] = {}
+        mappings: list[mmap.mmap] = []
         for _ in range(_u32(chain)):
             name = _str(chain)
             shape = [_u32(chain) for _ in range(_u8(chain))]
@@ -120,6 +160,13 @@ def read_model_bin(parts: list[Path]) -> CT2Model:
                 expected *= d
             if expected != num_bytes:
                 raise ValueError(f"variable {name} has {num_bytes} bytes for shape {shape}")
+            mapped = chain.map(num_bytes) if num_bytes >= map_from else None
+            if mapped is not None:
+                mapping, offset = mapped
+                mappings.append(mapping)
+                count = num_bytes // dtype.itemsize
+                variables[name] = torch.frombuffer(mapping, dtype=dtype, count=count, offset=offset).reshape(shape)
+                continue
             payload = bytearray(num_bytes)
             chain.read_into(memoryview(payload))
             variables[name] = torch.frombuffer(payload, dtype=dtype).reshape(shape) if num_bytes else torch.empty(shape, dtype=dtype)
@@ -135,4 +182,4 @@ def read_model_bin(parts: list[Path]) -> CT2Model:
         raise StageError(f"cannot read the CTranslate2 model {shown}: {err}") from err
     finally:
         chain.close()
-    return CT2Model(version=version, spec_name=spec_name, revision=revision, variables=variables)
+    return CT2Model(version=version, spec_name=spec_name, revision=revision, variables=variables, mappings=tuple(mappings))

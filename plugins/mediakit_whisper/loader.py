@@ -121,6 +121,8 @@ def build_runtime(checkpoint: Checkpoint, name: str, options: ModelOptions) -> W
             encoder = partial(packed.pack_encoder, module.encoder, bfloat16=precision.bf16_encoder)
             packed.pack_decoder(module.decoder, meanwhile=encoder)
         _widen_the_rest(module, dtype)
+    if checkpoint.release_pages is not None:  # the mapped weights are in their layouts now
+        checkpoint.release_pages()
     heads = (
         checkpoint.alignment_heads
         or names.official_alignment_heads(name, dims.n_text_layer, dims.n_text_head)

@@ -13,14 +13,16 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import torch
 
 from mediakit.errors import StageError
 
-from .ct2 import read_model_bin
+from .ct2 import read_model_bin, release_pages
 from .locate import detect_format, model_bin_parts
 from .model import ModelDims, sinusoids
 
@@ -38,6 +40,9 @@ class Checkpoint:
     dims: ModelDims
     alignment_heads: tuple[tuple[int, int], ...] | None  # from the file's config; None when it has none
     vocab_file: Path | None  # the model's own tokenizer.json / vocab.json / vocabulary.txt
+    #: Drops from resident memory the pages of weights read as file mappings; the loader calls it once
+    #: the weights are in their layouts (None: nothing is mapped).
+    release_pages: Callable[[], None] | None = field(default=None, repr=False, compare=False)
 
 
 def read_checkpoint(path: Path) -> Checkpoint:
@@ -200,6 +205,7 @@ def read_ct2(directory: Path) -> Checkpoint:
         dims=dims,
         alignment_heads=_heads_list(config.get("alignment_heads")),
         vocab_file=find_vocab(directory),
+        release_pages=partial(release_pages, model.mappings) if model.mappings else None,
     )
 
 

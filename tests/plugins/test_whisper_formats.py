@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import struct
 from pathlib import Path
 
@@ -232,3 +233,42 @@ def test_ct2_without_stored_encoder_sinusoids_recomputes_them(tmp_path, referenc
     checkpoint = read_checkpoint(tmp_path)
     assert checkpoint.dims.n_audio_ctx == 1500
     torch.testing.assert_close(checkpoint.state_dict["encoder.positional_embedding"], sinusoids(1500, DIMS.n_audio_state))
+
+
+def test_large_variables_are_mapped_from_the_file_and_read_the_same(tmp_path, model_bytes, reference):
+    from mediakit_whisper import ct2
+
+    third = len(model_bytes) // 3
+    for n, chunk in enumerate((model_bytes[:third], model_bytes[third : 2 * third], model_bytes[2 * third :]), 1):
+        (tmp_path / f"model.bin.part{n}").write_bytes(chunk)
+    parts = [tmp_path / f"model.bin.part{n}" for n in (1, 2, 3)]
+    read = ct2.read_model_bin(parts, map_from=1 << 40)
+    mapped = ct2.read_model_bin(parts, map_from=1)  # every variable that lies within one part
+    assert read.mappings == () and 0 < len(mapped.mappings) < len(read.variables)  # some cross a part boundary
+    assert set(mapped.variables) == set(read.variables)
+    for name, tensor in read.variables.items():
+        assert torch.equal(mapped.variables[name], tensor), name
+    ct2.release_pages(mapped.mappings)  # resident pages dropped: the values come back from the file
+    for name, tensor in read.variables.items():
+        assert torch.equal(mapped.variables[name], tensor), name
+
+
+def test_a_loaded_model_keeps_its_token_embedding_mapped_from_the_file(tmp_path, model_bytes, reference, monkeypatch):
+    from mediakit_whisper import ct2
+
+    monkeypatch.setattr(ct2, "MAP_FROM", 1)
+    (tmp_path / "model.bin").write_bytes(model_bytes)
+    checkpoint = read_checkpoint(tmp_path)
+    released = []
+    release = checkpoint.release_pages
+    object.__setattr__(checkpoint, "release_pages", lambda: (released.append(True), release()))
+    runtime = loader.build_runtime(checkpoint, "random", ModelOptions(device="cpu"))
+    assert released == [True]  # once the weights were in their layouts
+    embedding = runtime.module.decoder.token_embedding.weight
+    assert torch.equal(embedding, reference["decoder.token_embedding.weight"])
+    views = [ctypes.c_char.from_buffer(m) for m in release.args[0]]  # the mappings' addresses
+    assert any(ctypes.addressof(v) <= embedding.data_ptr() < ctypes.addressof(v) + len(m) for v, m in zip(views, release.args[0]))
+    del views
+    features = runtime.encode(torch.randn(1, DIMS.n_mels, 2 * DIMS.n_audio_ctx))
+    logits = runtime.logits(torch.tensor([[1, 2]]), runtime.new_state(features))
+    assert logits.shape == (1, 2, DIMS.n_vocab) and torch.isfinite(logits).all()

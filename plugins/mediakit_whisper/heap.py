@@ -2,8 +2,8 @@
 
 By default the model runs with large blocks served by mmap (:func:`unmap_large_frees`): a freed
 tensor goes back to the system at once, which keeps the peak memory low. The price is that every
-large temporary arrives as fresh pages. :func:`heap_temporaries` lifts that for a stretch of work
-whose memory is already high (several windows encoded in a row), then hands the heap back.
+large temporary arrives as fresh pages. :func:`heap_temporaries` lifts that while the CPU encodes a
+window (whose temporaries are all freed at its end), then hands the heap back.
 """
 
 from __future__ import annotations

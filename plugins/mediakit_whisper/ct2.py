@@ -91,9 +91,10 @@ def release_pages(mappings: tuple[mmap.mmap, ...]) -> None:
     """Drop mapped variables' pages from this process's resident memory (the file's page cache keeps
     them): call it once they have been copied into other layouts, so that a variable still in use
     (the token embedding, for lookups) is resident only where it is read again."""
+    dontneed = getattr(mmap, "MADV_DONTNEED", None)  # POSIX only: elsewhere the pages stay until unmapped
     for mapping in mappings:
-        if not mapping.closed:
-            mapping.madvise(mmap.MADV_DONTNEED)
+        if dontneed is not None and not mapping.closed:
+            mapping.madvise(dontneed)
 
 
 #: Variables from this size on are memory-mapped from the file instead of read into memory.

@@ -123,10 +123,10 @@ def _str(chain: _Chain) -> str:
 def read_model_bin(parts: list[Path], map_from: int | None = None) -> CT2Model:
     """Read ``model.bin`` (or its byte parts, in order). Raises StageError naming the file on any problem.
 
-    Variables of ``map_from`` bytes or more (default :data:`MAP_FROM`) that lie within one file are mapped, not read: their
-    memory is the file's page cache, resident in this process only where touched. Whisper base's
-    token embedding (53 MB) is one: packing the output projection reads it all once
-    (:func:`release_pages` then drops it), and decoding looks up a few rows a step.
+    Variables of ``map_from`` bytes or more (default :data:`MAP_FROM`) that lie within one file are
+    mapped, not read: their memory is the file's page cache, resident in this process only where
+    touched. Whisper base's token embedding (53 MB) is one: packing the output projection reads it
+    all once (:func:`release_pages` then drops it), and decoding looks up a few rows a step.
     """
     map_from = MAP_FROM if map_from is None else map_from
     shown = str(parts[0]) if len(parts) == 1 else f"{parts[0]} (+{len(parts) - 1} parts)"

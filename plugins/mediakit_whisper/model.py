@@ -73,6 +73,7 @@ class MultiHeadAttention(nn.Module):
         return self.split_heads(y.to(x.dtype))
 
     def queries(self, x: Tensor) -> Tensor:
+        """Queries of ``x`` (B, T, C), (B, H, T, D)."""
         return self._heads(self.query(x), x)
 
     def keys_values(self, x: Tensor) -> tuple[Tensor, Tensor]:

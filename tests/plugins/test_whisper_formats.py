@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import struct
 from pathlib import Path
 
@@ -261,7 +262,7 @@ def test_a_loaded_model_keeps_its_token_embedding_mapped_from_the_file(tmp_path,
     checkpoint = read_checkpoint(tmp_path)
     released = []
     release = checkpoint.release_pages
-    object.__setattr__(checkpoint, "release_pages", lambda: (released.append(True), release()))
+    checkpoint = dataclasses.replace(checkpoint, release_pages=lambda: (released.append(True), release()))
     runtime = loader.build_runtime(checkpoint, "random", ModelOptions(device="cpu"))
     assert released == [True]  # once the weights were in their layouts
     embedding = runtime.module.decoder.token_embedding.weight

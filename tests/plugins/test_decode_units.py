@@ -127,6 +127,18 @@ def test_beam_search_finds_the_more_probable_sequence_that_greedy_misses():
     assert greedy.finish()[0][0][0][0] == 0  # greedy commits to the locally best first token
 
 
+def test_row_by_row_top_k_picks_what_the_batched_top_k_picks_ties_included():
+    from mediakit_decode.search import ROWWISE_TOPK_ROWS, top_k
+
+    torch.manual_seed(0)
+    for rows in (1, 5, ROWWISE_TOPK_ROWS, ROWWISE_TOPK_ROWS + 3):
+        values = torch.randn(rows, 51865).round(decimals=1)  # many exact ties
+        values[:, 1000:40000] = float("-inf")  # suppressed tokens
+        values[-1, 6:] = float("-inf")  # a row with only six finite entries
+        got, want = top_k(values, 6), values.topk(6, dim=-1)
+        assert torch.equal(got[0], want[0]) and torch.equal(got[1], want[1])
+
+
 def test_greedy_rows_stop_at_end_of_text_and_sum_only_real_tokens():
     search = GreedySearch(0.0, eot=3, n_rows=2)
     step = search.step(torch.tensor([[0.0, 0.0, 0.0, 5.0], [5.0, 0.0, 0.0, 0.0]]))

@@ -146,9 +146,8 @@ def run_batch(
             result = InputResult(item.source, "failed", item.error)
         else:
             targets = () if emit else targets_for(stems[item.source], stages.writers, output.output_dir)
-            early = ahead if ahead is not None and ahead.source == item.source else None
+            early, ahead = (ahead, None) if ahead is not None and ahead.source == item.source else (None, ahead)
             result = _run_one(stages, item.source, targets, output, events, emit, early)
-            ahead = None if early is not None else ahead
         if result.status == "failed":
             log.debug("input failed: %s", result.error)
         events.file_finished(result)

@@ -9,6 +9,7 @@ per variable: str name, u8 rank, u32 dims[rank], then (version >= 4) u8 dtype id
 from __future__ import annotations
 
 import mmap
+import os
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,7 +55,7 @@ class _Chain:
         start = self._file.tell()
         aligned = start - start % mmap.ALLOCATIONGRANULARITY
         try:
-            if start + n > Path(self.paths[self._index]).stat().st_size:
+            if start + n > os.fstat(self._file.fileno()).st_size:  # the open file, not its path again
                 return None
             mapping = mmap.mmap(self._file.fileno(), start + n - aligned, access=mmap.ACCESS_COPY, offset=aligned)
         except (OSError, ValueError):

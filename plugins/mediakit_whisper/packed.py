@@ -228,10 +228,12 @@ def fuse_attention_products(blocks: nn.ModuleList, make) -> int:  # noqa: ANN001
     products 0.37 ms apart, 0.23 ms fused). Returns how many products were made."""
     count = 0
     for block in blocks:
-        for attn, names, slot in ((getattr(block, "attn", None), ("query", "key", "value"), "fused_qkv"),
-                                  (getattr(block, "cross_attn", None), ("key", "value"), "fused_kv")):  # fmt: skip
-            layers = [getattr(attn, name, None) for name in names]
-            if attn is None or not all(type(layer) is nn.Linear for layer in layers):
+        for attn, names, slot in ((block.attn, ("query", "key", "value"), "fused_qkv"),
+                                  (block.cross_attn, ("key", "value"), "fused_kv")):  # fmt: skip
+            if attn is None:  # the encoder's blocks have no cross-attention
+                continue
+            layers = [getattr(attn, name) for name in names]
+            if not all(type(layer) is nn.Linear for layer in layers):
                 continue
             weight = torch.cat([layer.weight for layer in layers])
             bias = torch.cat([

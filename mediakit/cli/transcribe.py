@@ -24,7 +24,7 @@ from ..config import (
 from ..errors import ConfigError
 from ..inputs import expand_inputs
 from ..pipeline import resolve
-from .common import get_host
+from .common import collect_from_here, get_host
 from .progress import make_events
 
 log = logging.getLogger(__name__)
@@ -185,6 +185,7 @@ def transcribe(
     if first is not None and DemuxAhead.suits(first) and not skip_existing:  # a skipped input needs no audio
         ahead = DemuxAhead(host.pm, first.source, config.demux)
     stages = resolve(host.pm, config)  # loads the model while the first input is demuxed
+    collect_from_here()
     if to_stdout and len(stages.writers) != 1:
         raise ConfigError("--stdout needs exactly one output format, e.g. -f srt")
     events = make_events(quiet=quiet, show_segments=show_segments)

@@ -139,6 +139,23 @@ def test_row_by_row_top_k_picks_what_the_batched_top_k_picks_ties_included():
         assert torch.equal(got[0], want[0]) and torch.equal(got[1], want[1])
 
 
+def test_chunked_top_k_finds_torch_top_k_without_sorting_whole_rows(monkeypatch):
+    import mediakit_decode.search as search
+
+    def no_fallback(values, k):
+        raise AssertionError("fell back to torch's top-k on rows without ties")
+
+    monkeypatch.setattr(search, "_torch_top_k", no_fallback)
+    generator = torch.Generator().manual_seed(1)
+    for rows, vocabulary in ((1, 51865), (5, 51865), (5, 51864), (40, 51865), (3, 2000)):
+        values = torch.randn(rows, vocabulary, generator=generator)
+        values[0, 512:518] += 10.0  # all the best in one chunk
+        values[-1, -3:] += 10.0  # the best after the last whole chunk
+        values[:, 1000:1800] = float("-inf")
+        got, want = search.top_k(values, 6), values.topk(6, dim=-1)
+        assert torch.equal(got[0], want[0]) and torch.equal(got[1], want[1])
+
+
 def test_greedy_rows_stop_at_end_of_text_and_sum_only_real_tokens():
     search = GreedySearch(0.0, eot=3, n_rows=2)
     step = search.step(torch.tensor([[0.0, 0.0, 0.0, 5.0], [5.0, 0.0, 0.0, 0.0]]))

@@ -51,6 +51,8 @@ def window_spans(result: WindowResult, timestamp_begin: int, time_offset: float,
 MAX_ROUNDS = 4
 #: A rest shorter than this (seconds) is not decoded again; any unfinished text runs to the window end.
 MIN_REST = 1.0
+#: A window's text may not end where it would leave a rest (see ``window.early_ends``).
+KEEP_OPEN = True
 
 
 def transcribe_batched(
@@ -70,7 +72,7 @@ def transcribe_batched(
     while queue:
         chunk = [queue.popleft() for _ in range(min(size, len(queue)))]
         audio_features = job.encode_ranges(features.mel, [(s, e - s) for s, e, _ in chunk])  # (B, A, d)
-        batch = WindowBatch(job.runtime, audio_features)
+        batch = WindowBatch(job.runtime, audio_features, _open_until(job, chunk))
         results = decode_with_fallback(
             batch, tokenizer, options, job.filters, [], options.without_timestamps, job.generator
         )
@@ -104,6 +106,19 @@ def transcribe_batched(
         for draft in drafts:
             log_segment(draft)
     return drafts
+
+
+def _open_until(job: Job, chunk: list[tuple[int, int, int]]) -> list[int] | None:
+    """Per window, the timestamp (in steps) up to which its text may not end with a rest left over
+    (see ``window.early_ends``): a rest costs a window of its own, and with VAD-cut windows it holds
+    speech the model stopped short of. -1 (no limit) in the last round, which leaves no rest."""
+    if job.options.without_timestamps or not KEEP_OPEN:
+        return None
+    step = job.input_stride
+    return [
+        (end - start - round(MIN_REST * job.frames_per_second)) // step if round_index < MAX_ROUNDS - 1 else -1
+        for start, end, round_index in chunk
+    ]
 
 
 def _is_silence(result: WindowResult, options) -> bool:

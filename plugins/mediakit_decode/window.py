@@ -17,7 +17,7 @@ import torch
 
 from mediakit.config import DecodeOptions
 
-from .filters import LogitFilter
+from .filters import NEG_INF, LogitFilter
 from .quality import compression_ratio
 from .rows import RowLayout
 from .search import BeamSearch, GreedySearch, rank
@@ -108,9 +108,13 @@ class WindowBatch:
     its group of beams or samples (``state.select``).
     """
 
-    def __init__(self, runtime, audio_features: torch.Tensor):
+    def __init__(self, runtime, audio_features: torch.Tensor, open_until: Sequence[int] | None = None):
+        """``open_until`` (one per window, or None): see :func:`early_ends`."""
         self.runtime = runtime
         self.features = audio_features  # (B, n_audio_ctx, d)
+        if open_until is not None and len(open_until) != self.size:
+            raise ValueError(f"{len(open_until)} end limits for {self.size} windows")
+        self.open_until = None if open_until is None else tuple(open_until)
         self._prompt: tuple[int, ...] | None = None
         self._base: _Started | None = None
 
@@ -122,7 +126,8 @@ class WindowBatch:
         """The batch of some of these windows; their cross-attention and prompt caches are copied, not recomputed."""
         if list(index) == list(range(self.size)):
             return self
-        child = WindowBatch(self.runtime, self.features[list(index)])
+        limits = None if self.open_until is None else [self.open_until[i] for i in index]
+        child = WindowBatch(self.runtime, self.features[list(index)], limits)
         if self._base is not None and hasattr(self._base.state, "select"):
             rows = torch.tensor(list(index), dtype=torch.long, device=self.features.device)
             state = self._base.state.select(rows)
@@ -188,6 +193,9 @@ def decode_windows(
     state = started.state
     device = batch.features.device
     n_rows = n_windows * group
+    open_until = None  # (N,) per row, while some window keeps its text open (see early_ends)
+    if batch.open_until is not None and not without_timestamps:
+        open_until = torch.tensor(batch.open_until, dtype=torch.long, device=device).repeat_interleave(group)
     identity = list(range(n_rows))
     layout = RowLayout(n_rows, group)  # beams' cache rows: a step copies only a parent's extra children
     rows = None  # (N,) layout.rows as a tensor while it is not the identity
@@ -209,6 +217,10 @@ def decode_windows(
                 logits = runtime.logits(column, state, last_only=True, order=rows)[:, -1].float()
             for f in filters:
                 f.apply(logits, sampled)
+            if open_until is not None and sampled.shape[1] >= 2:
+                early = early_ends(sampled, tokenizer.timestamp_begin, open_until)
+                if early.any():
+                    logits[early, tokenizer.eot] = NEG_INF
             step = search.step(logits)
             if step.source is not None and step.source != identity:
                 destinations, sources = layout.follow(step.source)
@@ -228,6 +240,7 @@ def decode_windows(
                 state.keep_windows(live)
                 kept = torch.tensor([p * group + j for p in live for j in range(group)], dtype=torch.long, device=device)
                 sampled, chosen = sampled[kept], chosen[kept]
+                open_until = None if open_until is None else open_until[kept]
                 identity = list(range(len(kept)))
             rows = None if layout.identity else torch.tensor(layout.rows, device=device)
             column = chosen if rows is None else chosen[rows.argsort()]  # the model's row order
@@ -251,6 +264,25 @@ def decode_windows(
             )
         )
     return results
+
+
+def early_ends(sampled: torch.Tensor, timestamp_begin: int, open_until: torch.Tensor) -> torch.Tensor:
+    """Rows (N,) bool whose text may not end now: ending would leave the rest of the window to decode
+    again, and their window asks for that to be avoided.
+
+    Ending leaves a rest (:func:`.segments.split_window`) when the tokens ``sampled`` (N, n) hold a pair
+    of consecutive timestamps and do not end in a lone closing one: the next window would start at the
+    pair's first timestamp. A row whose such timestamp lies in ``(0, open_until]`` (timestamp steps)
+    must go on: batched mode, where a rest costs a window of its own, sets the limit where the rest
+    would be too short to decode again.
+    """
+    is_ts = sampled >= timestamp_begin  # (N, n)
+    pairs = is_ts[:, :-1] & is_ts[:, 1:]  # (N, n - 1): a pair starts at column j
+    columns = torch.arange(pairs.shape[1], device=sampled.device)
+    last_pair = torch.where(pairs, columns, -1).amax(dim=1)  # (N,), -1 without a pair
+    first = sampled.gather(1, last_pair.clamp(min=0)[:, None]).squeeze(1) - timestamp_begin
+    lone_closing = is_ts[:, -1] & ~is_ts[:, -2]
+    return (last_pair >= 0) & ~lone_closing & (first > 0) & (first <= open_until)
 
 
 def detect_language(runtime, tokenizer, audio_features: torch.Tensor) -> dict[str, float]:

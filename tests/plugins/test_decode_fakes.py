@@ -64,6 +64,7 @@ class Window:
     tokens: list[int]
     no_speech: bool = False  # make <|nospeech|> the likeliest token at the start-of-transcript position
     confident: bool = True  # False: log probability of each token about -1.6 (forces fallback)
+    then: tuple[int, ...] = ()  # its second choice after ``tokens`` (end-of-text first), token by token
 
 
 class FakeState:
@@ -180,6 +181,9 @@ class FakeRuntime:
         logits = torch.full((N_VOCAB,), -10.0)
         if window.confident:
             logits[next_token] = 10.0
+            extra = len(sampled) - len(window.tokens)
+            if 0 <= extra < len(window.then):
+                logits[window.then[extra]] = 5.0
         else:
             logits[:N_TEXT] = 0.0
             logits[next_token] = 1.0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 import pytest
+import torch
 
 from mediakit.config import DecodeOptions
 from mediakit.errors import ConfigError
@@ -151,7 +152,15 @@ def test_verbose_logs_each_segment_like_openai_whisper(caplog):
     assert "[00:00.000 --> 00:03.000]  w7" in caplog.text
 
 
-def test_batched_mode_decodes_windows_together_without_prompts():
+@pytest.fixture()
+def rests_allowed(monkeypatch):
+    """Batched windows may end their text early and leave a rest (the rule that keeps it open is off)."""
+    import mediakit_decode.batched as batched
+
+    monkeypatch.setattr(batched, "KEEP_OPEN", False)
+
+
+def test_batched_mode_decodes_windows_together_without_prompts(rests_allowed):
     script = {
         0: Window([ts(0), 5, ts(3), ts(3), 6]),  # stops after a pair: the rest from 3 s goes to the next round
         300: Window([ts(0), 6, ts(2)]),
@@ -163,7 +172,7 @@ def test_batched_mode_decodes_windows_together_without_prompts():
     assert progress[-1] == (40.0, 40.0)
 
 
-def test_a_rest_joins_the_next_batch_with_the_windows_still_waiting():
+def test_a_rest_joins_the_next_batch_with_the_windows_still_waiting(rests_allowed):
     script = {
         0: Window([ts(0), 5, ts(3), ts(3), 6]),  # leaves the rest from 3 s
         300: Window([ts(0), 6, ts(2)]),
@@ -174,6 +183,39 @@ def test_a_rest_joins_the_next_batch_with_the_windows_still_waiting():
     assert spans(result) == [(0.0, 3.0, " w5"), (3.0, 5.0, " w6"), (30.0, 32.0, " w7"), (60.0, 62.0, " w8")]
     assert runtime.calls["encode"] == 2  # [0-30 s, 30-60 s], then [60-70 s, the rest from 3 s]
     assert [p[0] for p in progress] == [60.0, 70.0, 70.0]
+
+
+def test_a_batched_window_goes_on_instead_of_leaving_a_rest():
+    # the model would end after the pair at 3 s; its next choice transcribes the rest of the window
+    script = {0: Window([ts(0), 5, ts(3), ts(3)], then=(6, ts(5)))}
+    result, runtime, _ = decode(script, seconds=10.0, batch_size=4, vad=False)
+    assert spans(result) == [(0.0, 3.0, " w5"), (3.0, 5.0, " w6")]
+    assert runtime.calls["encode"] == 1  # no second window for the rest
+
+
+def test_a_batched_window_may_end_early_when_the_rest_would_be_short_or_without_timestamps():
+    near_end = {0: Window([ts(0), 5, ts(9.5), ts(9.5)], then=(6, ts(9.8)))}  # 0.5 s left: under MIN_REST
+    result, runtime, _ = decode(near_end, seconds=10.0, batch_size=4, vad=False)
+    assert spans(result) == [(0.0, 9.5, " w5")] and runtime.calls["encode"] == 1
+    plain = {0: Window([5], then=(6,))}
+    result, _, _ = decode(plain, seconds=10.0, batch_size=4, vad=False, without_timestamps=True)
+    assert result.text == " w5"
+
+
+def test_early_ends_finds_the_rows_that_would_leave_a_rest():
+    from mediakit_decode.window import early_ends
+
+    tb = ts(0)
+    sampled = torch.tensor([
+        [tb, 5, 6, 5, tb + 150, tb + 150],  # ends in a pair at 3 s: a rest from 3 s
+        [tb, 5, tb + 150, tb + 150, 6, 7],  # unfinished text after the pair: a rest from 3 s
+        [tb, 5, 6, 7, tb + 150, 7],  # no pair: the whole window is one segment
+        [tb, 5, tb + 150, tb + 150, 6, 7],  # as row 1, but its window allows ending there
+        [tb, 5, tb + 100, tb + 100, 6, tb + 150],  # a lone closing timestamp: no rest
+        [tb, tb, 5, 6, 7, 8],  # the pair at 0 s: nothing to go back to
+    ])  # fmt: skip
+    limits = torch.tensor([450, 450, 450, 100, 450, 450])
+    assert early_ends(sampled, tb, limits).tolist() == [True, True, False, False, False, False]
 
 
 def test_batched_mode_keeps_unfinished_text_when_the_rest_is_too_short():

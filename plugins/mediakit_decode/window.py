@@ -272,9 +272,9 @@ def early_ends(sampled: torch.Tensor, timestamp_begin: int, open_until: torch.Te
 
     Ending leaves a rest (:func:`.segments.split_window`) when the tokens ``sampled`` (N, n) hold a pair
     of consecutive timestamps and do not end in a lone closing one: the next window would start at the
-    pair's first timestamp. A row whose such timestamp lies in ``(0, open_until]`` (timestamp steps)
-    must go on: batched mode, where a rest costs a window of its own, sets the limit where the rest
-    would be too short to decode again.
+    first timestamp of the last pair. A row must go on while that timestamp lies in
+    ``(0, open_until]`` (in timestamp steps, per row). Batched mode, where a rest costs a window of its
+    own, puts the limit where the rest would be too short to decode again.
     """
     is_ts = sampled >= timestamp_begin  # (N, n)
     pairs = is_ts[:, :-1] & is_ts[:, 1:]  # (N, n - 1): a pair starts at column j

@@ -1,0 +1,144 @@
+"""Whole commands, timed as a user times them: ``mediakit transcribe`` against faster-whisper.
+
+    python benchmarks/commands.py                          # english.wav and long.wav, 3 rounds
+    python benchmarks/commands.py --files long --rounds 5
+    python benchmarks/commands.py --audio lecture.mp3      # any file (no WER)
+
+Each round runs every engine once, in turn (A B C A B C ...): this machine's speed drifts by up to
+30% within minutes, and interleaving lets the drift hit every engine alike. The wall time is the
+process's, from start to exit (interpreter, imports, model loading, decoding the file, writing the
+text), and the peak memory is the process's maximum RSS (``os.wait4``).
+
+- mediakit runs its command: ``python -m mediakit transcribe FILE --model base -f txt --language en
+  --verbose False`` (openai-whisper's defaults otherwise: beam 5, best_of 5, the temperature ladder,
+  previous-text conditioning), and with ``--batch_size 8`` for the batched row.
+- faster-whisper has no command of its own: the smallest script with the same settings runs instead,
+  in float32 and int8, on the same CTranslate2 base files (see speed.py).
+
+faster-whisper is optional: without it only mediakit's rows are printed. Nothing here is part of
+the test suite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from speed import SHARED, TEMPERATURES, build_recordings, ct2_base_dir, installed, wer  # noqa: E402
+
+ENGINES = ("mediakit", "mediakit-batched", "faster-whisper", "faster-whisper-int8")
+
+#: What a faster-whisper user runs: argv = audio, compute type, threads, output file.
+FASTER_WHISPER = f"""
+import sys
+from faster_whisper import WhisperModel
+audio, compute_type, threads, out = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+model = WhisperModel({{model!r}}, device="cpu", compute_type=compute_type, cpu_threads=threads)
+segments, _ = model.transcribe(audio, language="en", beam_size=5, best_of=5,
+                               temperature={list(TEMPERATURES)!r}, condition_on_previous_text=True)
+open(out, "w", encoding="utf-8").write("".join(s.text for s in segments))
+"""
+
+
+def command(engine: str, audio: Path, threads: int, out_dir: Path) -> tuple[list[str], Path]:
+    """The command line of ``engine`` on ``audio`` and the text file it writes."""
+    if engine.startswith("mediakit"):
+        cmd = [sys.executable, "-m", "mediakit", "transcribe", str(audio), "--model", "base", "-f", "txt",
+               "--language", "en", "--verbose", "False", "--threads", str(threads), "-o", str(out_dir)]
+        if engine == "mediakit-batched":
+            cmd += ["--batch_size", "8"]
+        return cmd, out_dir / (audio.stem + ".txt")
+    out = out_dir / (audio.stem + ".txt")
+    ctype = "int8" if engine.endswith("int8") else "float32"
+    script = FASTER_WHISPER.format(model=str(ct2_base_dir()))
+    return [sys.executable, "-c", script, str(audio), ctype, str(threads), str(out)], out
+
+
+def run(cmd: list[str]) -> tuple[float, float, int]:
+    """(wall seconds, peak RSS MB, exit status) of one process."""
+    with tempfile.TemporaryFile() as errors:  # a file, not a pipe: a chatty child must not block
+        started = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=errors)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - started
+        proc.returncode = code = os.waitstatus_to_exitcode(status)
+        if code != 0:
+            errors.seek(0)
+            sys.stderr.write(errors.read().decode(errors="replace")[-2000:])
+    return wall, usage.ru_maxrss / 1024, code
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--engines", nargs="+", default=list(ENGINES), choices=ENGINES)
+    parser.add_argument("--files", nargs="+", default=["english", "long"], choices=["english", "long"])
+    parser.add_argument("--audio", type=Path, action="append", help="a file of your own instead (repeatable)")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--data", type=Path, default=SHARED)
+    args = parser.parse_args(argv)
+
+    reference = None
+    if args.audio:
+        files = {path.name: path for path in args.audio}
+    else:
+        if not (args.data / "manifest.tsv").exists():
+            raise SystemExit(f"shared speech set not found at {args.data}; pass --audio FILE")
+        english, long, reference = build_recordings(args.data)
+        files = {name: {"english": english, "long": long}[name] for name in args.files}
+    engines = [e for e in args.engines if installed(e)]
+    for skipped in sorted(set(args.engines) - set(engines)):
+        print(f"# {skipped}: not installed, skipped", file=sys.stderr)
+
+    print(f"\nWhisper base, beam 5, best_of 5, {args.threads} threads, {args.rounds} interleaved rounds\n")
+    print("| file | engine | wall s (each round) | median s | peak RSS MB | en WER % |")
+    print("|---|---|---|---|---|---|")
+    medians: dict[tuple[str, str], float] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, path in files.items():
+            walls: dict[str, list[float]] = {e: [] for e in engines}
+            peaks: dict[str, float] = {}
+            texts: dict[str, str] = {}
+            for _ in range(args.rounds):
+                for engine in engines:
+                    out_dir = Path(tmp) / engine
+                    out_dir.mkdir(exist_ok=True)
+                    cmd, out = command(engine, path, args.threads, out_dir)
+                    wall, peak, status = run(cmd)
+                    if status != 0:
+                        print(f"# {engine} on {name} failed (exit {status})", file=sys.stderr)
+                        continue
+                    walls[engine].append(wall)
+                    peaks[engine] = max(peaks.get(engine, 0.0), peak)
+                    texts[engine] = out.read_text(encoding="utf-8")
+            for engine in engines:
+                if not walls[engine]:
+                    continue
+                medians[name, engine] = statistics.median(walls[engine])
+                score = f"{wer(reference, texts[engine]):.2f}" if reference and name == "english" else "-"
+                each = ", ".join(f"{w:.1f}" for w in walls[engine])
+                print(f"| {name} | {engine} | {each} | {medians[name, engine]:.1f} | {peaks[engine]:.0f} | {score} |")
+    print()
+    for name in files:
+        peers = {e: s for (f, e), s in medians.items() if f == name and e.startswith("faster-whisper")}
+        if not peers:
+            continue
+        best = min(peers, key=peers.get)
+        for engine in ("mediakit", "mediakit-batched"):
+            if (name, engine) in medians:
+                ratio = peers[best] / medians[name, engine]
+                print(f"{name}: {engine} is {ratio:.2f}x the speed of {best} (median whole commands)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -80,8 +80,9 @@ _register_commands()
 
 def main() -> None:
     # Importing torch and building the model make a few hundred thousand objects and no garbage
-    # worth collecting; the collector's passes over them took 0.2-0.3 s of each start. A command
-    # turns it back on (see common.collect_from_here) once its long-lived objects exist.
+    # worth collecting; the collector's passes over them took 0.2-0.3 s of each start. `transcribe`
+    # turns it back on once the model has loaded (common.collect_from_here); the other commands are
+    # short and run without it.
     gc.disable()
     try:
         app()

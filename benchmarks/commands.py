@@ -37,12 +37,12 @@ from speed import SHARED, TEMPERATURES, build_recordings, ct2_base_dir, installe
 
 ENGINES = ("mediakit", "mediakit-batched", "faster-whisper", "faster-whisper-int8")
 
-#: What a faster-whisper user runs: argv = audio, compute type, threads, output file.
+#: What a faster-whisper user runs: argv = model folder, audio, compute type, threads, output file.
 FASTER_WHISPER = f"""
 import sys
 from faster_whisper import WhisperModel
-audio, compute_type, threads, out = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
-model = WhisperModel({{model!r}}, device="cpu", compute_type=compute_type, cpu_threads=threads)
+model_dir, audio, compute_type, threads, out = sys.argv[1:4] + [int(sys.argv[4]), sys.argv[5]]
+model = WhisperModel(model_dir, device="cpu", compute_type=compute_type, cpu_threads=threads)
 segments, _ = model.transcribe(audio, language="en", beam_size=5, best_of=5,
                                temperature={list(TEMPERATURES)!r}, condition_on_previous_text=True)
 open(out, "w", encoding="utf-8").write("".join(s.text for s in segments))
@@ -59,8 +59,7 @@ def command(engine: str, audio: Path, threads: int, out_dir: Path) -> tuple[list
         return cmd, out_dir / (audio.stem + ".txt")
     out = out_dir / (audio.stem + ".txt")
     ctype = "int8" if engine.endswith("int8") else "float32"
-    script = FASTER_WHISPER.format(model=str(ct2_base_dir()))
-    return [sys.executable, "-c", script, str(audio), ctype, str(threads), str(out)], out
+    return [sys.executable, "-c", FASTER_WHISPER, str(ct2_base_dir()), str(audio), ctype, str(threads), str(out)], out
 
 
 def run(cmd: list[str]) -> tuple[float, float, int]:

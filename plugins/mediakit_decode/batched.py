@@ -51,8 +51,6 @@ def window_spans(result: WindowResult, timestamp_begin: int, time_offset: float,
 MAX_ROUNDS = 4
 #: A rest shorter than this (seconds) is not decoded again; any unfinished text runs to the window end.
 MIN_REST = 1.0
-#: A window's text may not end where it would leave a rest (see ``window.early_ends``).
-KEEP_OPEN = True
 
 
 def transcribe_batched(
@@ -112,7 +110,7 @@ def _open_until(job: Job, chunk: list[tuple[int, int, int]]) -> list[int] | None
     """Per window, the timestamp (in steps) up to which its text may not end with a rest left over
     (see ``window.early_ends``): a rest costs a window of its own, and with VAD-cut windows it holds
     speech the model stopped short of. -1 (no limit) in the last round, which leaves no rest."""
-    if job.options.without_timestamps or not KEEP_OPEN:
+    if job.options.without_timestamps:
         return None
     step = job.input_stride
     return [

@@ -154,10 +154,10 @@ def test_verbose_logs_each_segment_like_openai_whisper(caplog):
 
 @pytest.fixture()
 def rests_allowed(monkeypatch):
-    """Batched windows may end their text early and leave a rest (the rule that keeps it open is off)."""
+    """Batched windows may end their text early and leave a rest (no window's text is kept open)."""
     import mediakit_decode.batched as batched
 
-    monkeypatch.setattr(batched, "KEEP_OPEN", False)
+    monkeypatch.setattr(batched, "_open_until", lambda job, chunk: None)
 
 
 def test_batched_mode_decodes_windows_together_without_prompts(rests_allowed):

@@ -74,7 +74,7 @@ def transcribe(
     model: Annotated[str, _opt("--model", "-m", help="Model name (see `mediakit models list`) or path to weights.", rich_help_panel=MODEL)] = "base",
     model_dir: Annotated[Optional[str], _opt("--model_dir", help="Where models are cached [default: $MEDIAKIT_MODEL_DIR or ~/.cache/mediakit].", rich_help_panel=MODEL)] = None,
     device: Annotated[str, _opt("--device", help="auto, cpu, cuda, cuda:N.", rich_help_panel=MODEL)] = "auto",
-    compute_type: Annotated[str, _opt("--compute_type", help="auto, float32, float16, bfloat16 or int8.", rich_help_panel=MODEL)] = "auto",
+    compute_type: Annotated[str, _opt("--compute_type", help="auto (exact: float32 on the CPU), float32, mixed, float16, bfloat16 or int8.", rich_help_panel=MODEL)] = "auto",
     fp16: Annotated[str, _opt("--fp16", metavar="True|False", help="openai-whisper compatibility: False forces float32.", rich_help_panel=MODEL)] = "True",
     threads: Annotated[int, _opt("--threads", help="CPU threads for torch; 0 = torch's default.", rich_help_panel=MODEL)] = 0,
     decoder: Annotated[str, _opt("--decoder", help="Decoder plugin name.", rich_help_panel=DECODE)] = "whisper",

@@ -20,7 +20,7 @@ from .weights import Checkpoint, read_checkpoint
 
 log = logging.getLogger(__name__)
 
-COMPUTE_TYPES = ("auto", "float32", "float16", "bfloat16", "int8")
+COMPUTE_TYPES = ("auto", "float32", "mixed", "float16", "bfloat16", "int8")
 _DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
 
@@ -50,18 +50,22 @@ class Precision:
 def resolve_compute_type(value: str, device: torch.device) -> Precision:
     """The :class:`Precision` of a compute type on a device.
 
-    ``auto``: float16 on CUDA; on the CPU float32 arithmetic with the cross-attention keys/values
-    stored as float16 (half the bytes each decoding step reads; docs/benchmarks.md), and on CPUs
-    that multiply bfloat16 in hardware the encoder's Linear layers in bfloat16 (the decoder, which
-    picks the tokens, stays float32). ``float32`` keeps all of it float32. ``int8`` (CPU only)
-    quantizes every Linear layer: faster, less exact.
+    ``auto``: exact. On the CPU it is ``float32``, whose transcripts are openai-whisper's on every CPU
+    class; on CUDA float16, as openai-whisper's default ``fp16=True``. A lever that rounds anything
+    (activations, keys/values, products) never enters ``auto``: it changed 2 of the shared set's 27
+    transcripts on a CPU with bfloat16 products (issue 20). ``mixed`` (CPU, opt-in) is the former
+    ``auto``: the cross-attention keys/values stored as float16 and, on CPUs that multiply bfloat16 in
+    hardware, the encoder's Linear layers in bfloat16 (the decoder, which picks the tokens, stays
+    float32). ``int8`` (CPU only) quantizes every Linear layer: faster, less exact.
     """
     if value not in COMPUTE_TYPES:
         raise ConfigError(f"unknown compute type {value!r}; use one of {', '.join(COMPUTE_TYPES)}")
     if value == "auto":
-        if device.type == "cpu":
-            return Precision(torch.float32, half_cross=True, bf16_encoder=packed.bfloat16_native())
         return Precision(torch.float16 if device.type == "cuda" else torch.float32)
+    if value == "mixed":
+        if device.type != "cpu":
+            raise ConfigError(f"compute type mixed runs on the CPU only (device is {device}); use float16 on a GPU")
+        return Precision(torch.float32, half_cross=True, bf16_encoder=packed.bfloat16_native())
     if value == "int8":
         if device.type != "cpu":
             raise ConfigError(f"compute type int8 runs on the CPU only (device is {device}); use float16 on a GPU")

@@ -193,13 +193,18 @@ def test_device_and_compute_type_resolution(monkeypatch):
     from mediakit_whisper import packed, quantize
 
     cpu = torch.device("cpu")
-    # float32 arithmetic on the CPU, cross-attention keys/values stored narrow, and the encoder's
-    # products in bfloat16 where the CPU has them; float32 is exact throughout
+    # auto is exact on every CPU class: float32 throughout, whether or not the CPU multiplies bfloat16
+    for native in (False, True):
+        monkeypatch.setattr(packed, "bfloat16_native", lambda native=native: native)
+        assert loader.resolve_compute_type("auto", cpu) == loader.resolve_compute_type("float32", cpu)
+    # mixed (opt-in) keeps the cross-attention keys/values narrow and, where the CPU has them, bfloat16 encoder products
     monkeypatch.setattr(packed, "bfloat16_native", lambda: False)
-    assert loader.resolve_compute_type("auto", cpu) == loader.Precision(torch.float32, half_cross=True)
+    assert loader.resolve_compute_type("mixed", cpu) == loader.Precision(torch.float32, half_cross=True)
     monkeypatch.setattr(packed, "bfloat16_native", lambda: True)
     bf16 = loader.Precision(torch.float32, half_cross=True, bf16_encoder=True)
-    assert loader.resolve_compute_type("auto", cpu) == bf16
+    assert loader.resolve_compute_type("mixed", cpu) == bf16
+    with pytest.raises(ConfigError, match="mixed runs on the CPU only"):
+        loader.resolve_compute_type("mixed", torch.device("cuda"))
     assert loader.resolve_compute_type("auto", torch.device("cuda")) == loader.Precision(torch.float16)
     assert loader.resolve_compute_type("float32", cpu) == loader.Precision(torch.float32)
     if quantize.available():

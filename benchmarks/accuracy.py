@@ -21,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 import mediakit  # noqa: E402
 from mediakit.errors import MediakitError  # noqa: E402
+from machine import describe  # noqa: E402
 from scoring import edit_distance, normalise  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "speech"
@@ -95,7 +96,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.show:
             print(f"{row['file']} ({elapsed:.1f} s, {e}/{len(reference)}): {text.strip()}")
 
-    print(f"\nmodel {args.model} ({model.model.dtype}), options {options}, load {load_s:.2f} s")
+    print(f"\n{describe()}")
+    print(f"model {args.model} ({model.model.dtype}), options {options}, load {load_s:.2f} s")
     print(f"{'language':<10}{'files':>6}{'units':>7}{'errors':>8}{'rate %':>9}  metric")
     for language in sorted(units, key=lambda lang: (lang != "en", lang != "zh", lang)):
         metric = "CER" if language in CHARACTER_LANGUAGES else "WER"

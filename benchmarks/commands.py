@@ -33,6 +33,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+from machine import describe  # noqa: E402
 from speed import SHARED, TEMPERATURES, build_recordings, ct2_base_dir, installed, wer  # noqa: E402
 
 ENGINES = ("mediakit", "mediakit-batched", "faster-whisper", "faster-whisper-int8")
@@ -98,7 +99,8 @@ def main(argv: list[str] | None = None) -> int:
     for skipped in sorted(set(args.engines) - set(engines)):
         print(f"# {skipped}: not installed, skipped", file=sys.stderr)
 
-    print(f"\nWhisper base, beam 5, best_of 5, {args.threads} threads, {args.rounds} interleaved rounds\n")
+    print(f"\n{describe()}")
+    print(f"Whisper base, beam 5, best_of 5, {args.threads} threads, {args.rounds} interleaved rounds\n")
     print("| file | engine | wall s (each round) | median s | peak RSS MB | en WER % |")
     print("|---|---|---|---|---|---|")
     medians: dict[tuple[str, str], float] = {}

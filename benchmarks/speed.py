@@ -250,7 +250,10 @@ def main(argv: list[str] | None = None) -> int:
             results.append(row)
             print(f"# {name:8s} {engine:24s} {row['wall_s']:7.1f} s  {row['rtf']:5.2f}x  {row['peak_mb']:6.0f} MB", file=sys.stderr)
 
-    print(f"\nWhisper base, beam 5, best_of 5, {args.threads} threads, mediakit compute_type={args.compute_type}\n")
+    from machine import describe
+
+    print(f"\n{describe()}")
+    print(f"Whisper base, beam 5, best_of 5, {args.threads} threads, mediakit compute_type={args.compute_type}\n")
     print("| file | engine | audio s | load s | wall s | real-time factor | process s | peak RSS MB | en WER % |")
     print("|---|---|---|---|---|---|---|---|---|")
     for r in results:

@@ -1,0 +1,58 @@
+"""The machine a benchmark ran on, printed above every figure: CPU model, cores, the instruction-set
+flags that decide which kernels run (AVX-512 and its BF16/FP16/VNNI parts, AMX), torch and the date.
+
+The project's machines change CPU class from session to session (AMD EPYC, Intel Xeon with AMX), and
+a figure without its CPU cannot be compared with another."""
+
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+import subprocess
+
+#: The flags that change which kernels oneDNN, fbgemm and CTranslate2 pick.
+KEY_FLAGS = (
+    "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512vl", "avx512_vnni", "avx512_bf16", "avx512_fp16",
+    "avx_vnni", "amx_tile", "amx_bf16", "amx_int8",
+)  # fmt: skip
+
+
+def _lscpu() -> dict[str, str]:
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return {}
+    fields = {}
+    for line in out.splitlines():
+        key, _, value = line.partition(":")
+        fields[key.strip()] = value.strip()
+    return fields
+
+
+def describe() -> str:
+    """One line: ``CPU <model> (<vendor>), <n> cores, flags <...>; torch <v>; <UTC date>``."""
+    info = _lscpu()
+    model = info.get("Model name") or platform.processor() or "unknown CPU"
+    vendor = info.get("Vendor ID", "")
+    flags = set(info.get("Flags", "").split())
+    if not flags and os.path.exists("/proc/cpuinfo"):
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("flags"):
+                    flags = set(line.partition(":")[2].split())
+                    break
+    present = [flag for flag in KEY_FLAGS if flag in flags] or ["none of " + ", ".join(KEY_FLAGS[:4])]
+    try:
+        import torch
+
+        torch_version = torch.__version__
+    except ImportError:
+        torch_version = "absent"
+    when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return (f"CPU {model} ({vendor}), {os.cpu_count()} cores, flags {' '.join(present)}; "
+            f"torch {torch_version}; {when}")
+
+
+if __name__ == "__main__":
+    print(describe())

@@ -54,7 +54,7 @@ def decode_audio(binary: str, source: str, spec: FeatureSpec, audio_stream: int 
             samples = read_samples(run.proc.stdout)
     if run.returncode != 0:
         _raise_for_streams(source, run.stderr, audio_stream)
-        raise InputError(f"{source}: ffmpeg cannot decode it: {run.cause()}")
+        raise InputError(f"{source}: ffmpeg cannot decode it: {run.cause(ffmpeg_input(readable), readable)}")
     _warn_on_trouble(source, run.stderr)
     return Audio(samples=samples, sample_rate=spec.sample_rate, source=source)
 

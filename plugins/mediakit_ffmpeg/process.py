@@ -20,9 +20,18 @@ from .sources import STDIN
 
 GLOBAL_ARGS = ["-hide_banner", "-nostats"]
 
-# "[in#0 @ 0x55ae40240d40] message" -> "message"
-_CONTEXT = re.compile(r"^\[[^\]]* @ 0x[0-9a-fA-F]+\]\s*")
+# ffmpeg's own prefixes, which differ between versions; the cause is what follows them.
+# "[in#0 @ 0x55ae40240d40] message", "[mov,mp4,m4a,3gp,3g2,mj2 @ 0x5580a0c0] message" -> "message"
+_CONTEXT = re.compile(r"^\[[^\]]* @ (0x)?[0-9a-fA-F]+\]\s*")
+# 6.1 and later: "Error opening input: <cause>", then "Error opening input files: <cause>"
 _WRAPPERS = ("Error opening input: ", "Error opening input files: ", "Error opening output files: ")
+# 6.1 and later name the output: "Error opening output /tmp/x.opus: Permission denied"
+_OUTPUT_WRAPPER = "Error opening output "
+# The same cause, worded differently before and after 6.1: say it the newer way.
+_REWORDED = (
+    (re.compile(r"^Could not write header for output file #\d+ "), "Could not write header "),
+    (re.compile(r"^Output file #\d+ does not contain any stream"), "Output file does not contain any stream"),
+)
 _NOISE = re.compile(
     r"^(Error opening (input|output) file "
     r"|Conversion failed!?$"
@@ -30,6 +39,7 @@ _NOISE = re.compile(
     r"|To ignore this, add a trailing '\?' to the map"
     r"|Failed to set value '.*' for option"
     r"|Error parsing options for"
+    r"|Did you mean file:"
     r"|Exiting normally"
     r"|Guessed Channel Layout"
     r"|(Input|Output) #\d"
@@ -87,12 +97,21 @@ class FfmpegRun:
         self.stderr = self._errors.read().decode("utf-8", errors="replace")
         self._errors.close()
 
-    def cause(self) -> str:
-        return ffmpeg_cause(self.stderr) or f"ffmpeg exited with status {self.returncode}"
+    def cause(self, *names: str) -> str:
+        """ffmpeg's words for the failure, without the prefixes naming ``names`` (the inputs and outputs given)."""
+        return ffmpeg_cause(self.stderr, names) or f"ffmpeg exited with status {self.returncode}"
 
 
-def ffmpeg_cause(stderr: str) -> str:
-    """ffmpeg's own words for what went wrong: its last one or two meaningful stderr lines, on one line."""
+def ffmpeg_cause(stderr: str, names: tuple[str, ...] | list[str] = ()) -> str:
+    """ffmpeg's own words for what went wrong: its last one or two meaningful stderr lines, on one line.
+
+    The prefixes ffmpeg puts before the cause, which change between versions, are dropped: the log
+    context (``[in#0 @ 0x...]``), ``Error opening input:`` and the like, and ``<name>:`` where
+    ``name`` is one of ``names``, the ``-i`` arguments and output files of the command (4.4 to 6.0
+    print ``file:/tmp/a.wav: Invalid data found when processing input``). The caller's message
+    already names the file, once, as the user named it.
+    """
+    prefixes = sorted({f"{name}: " for name in names if name}, key=len, reverse=True)
     causes: list[str] = []
     for raw in stderr.splitlines():
         if not raw.strip() or raw[:1].isspace():  # blank, or part of the indented input dump
@@ -101,6 +120,19 @@ def ffmpeg_cause(stderr: str) -> str:
         for wrapper in _WRAPPERS:
             if line.startswith(wrapper):
                 line = line[len(wrapper) :]
+        if line.startswith(_OUTPUT_WRAPPER):
+            line = line[len(_OUTPUT_WRAPPER) :]
+            for prefix in prefixes:
+                if line.startswith(prefix):
+                    break
+            else:
+                continue  # "Error opening output file x." (noise), or an output we did not name
+        for prefix in prefixes:
+            if line.startswith(prefix):
+                line = line[len(prefix) :]
+                break
+        for old, new in _REWORDED:
+            line = old.sub(new, line)
         line = line.rstrip(".").strip()
         if not line or _NOISE.match(line):
             continue

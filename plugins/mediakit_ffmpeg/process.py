@@ -23,14 +23,18 @@ GLOBAL_ARGS = ["-hide_banner", "-nostats"]
 # ffmpeg's own prefixes, which differ between versions; the cause is what follows them.
 # "[in#0 @ 0x55ae40240d40] message", "[mov,mp4,m4a,3gp,3g2,mj2 @ 0x5580a0c0] message" -> "message"
 _CONTEXT = re.compile(r"^\[[^\]]* @ (0x)?[0-9a-fA-F]+\]\s*")
-# 6.1 and later: "Error opening input: <cause>", then "Error opening input files: <cause>"
-_WRAPPERS = ("Error opening input: ", "Error opening input files: ", "Error opening output files: ")
+# 6.1 and later: "Error opening input: <cause>" where 4.4-6.0 print "<input>: <cause>"
+_WRAPPERS = ("Error opening input: ",)
+# 6.1 and later end with a summary of the error code ("Error opening input files: Invalid data found
+# when processing input"), which earlier versions never print: used only when nothing else was said.
+_SUMMARY = re.compile(r"^Error (opening (input|output) files|parsing global options|splitting the argument list): ")
 # 6.1 and later name the output: "Error opening output /tmp/x.opus: Permission denied"
 _OUTPUT_WRAPPER = "Error opening output "
 # The same cause, worded differently before and after 6.1: say it the newer way.
 _REWORDED = (
     (re.compile(r"^Could not write header for output file #\d+ "), "Could not write header "),
     (re.compile(r"^Output file #\d+ does not contain any stream"), "Output file does not contain any stream"),
+    (re.compile(r"^Stream map '[^']*' matches no streams"), "Stream map matches no streams"),  # 9.0 prints ''
 )
 _NOISE = re.compile(
     r"^(Error opening (input|output) file "
@@ -39,6 +43,7 @@ _NOISE = re.compile(
     r"|To ignore this, add a trailing '\?' to the map"
     r"|Failed to set value '.*' for option"
     r"|Error parsing options for"
+    r"|Error initializing output stream \d+:\d+ --"
     r"|Did you mean file:"
     r"|Exiting normally"
     r"|Guessed Channel Layout"
@@ -113,10 +118,14 @@ def ffmpeg_cause(stderr: str, names: tuple[str, ...] | list[str] = ()) -> str:
     """
     prefixes = sorted({f"{name}: " for name in names if name}, key=len, reverse=True)
     causes: list[str] = []
+    summary = ""
     for raw in stderr.splitlines():
         if not raw.strip() or raw[:1].isspace():  # blank, or part of the indented input dump
             continue
         line = _CONTEXT.sub("", raw.strip())
+        if _SUMMARY.match(line):
+            summary = line.split(": ", 1)[1].rstrip(".").strip()
+            continue
         for wrapper in _WRAPPERS:
             if line.startswith(wrapper):
                 line = line[len(wrapper) :]
@@ -139,7 +148,7 @@ def ffmpeg_cause(stderr: str, names: tuple[str, ...] | list[str] = ()) -> str:
         if line in causes:
             causes.remove(line)
         causes.append(line)
-    last = causes[-2:]
+    last = causes[-2:] or ([summary] if summary else [])
     if len(last) == 2 and last[0].endswith(last[1]):  # "Connection to ... failed: Connection refused"
         last = last[:1]
     return "; ".join(last)

@@ -22,7 +22,8 @@ GLOBAL_ARGS = ["-hide_banner", "-nostats"]
 
 # ffmpeg's own prefixes, which differ between versions; the cause is what follows them.
 # "[in#0 @ 0x55ae40240d40] message", "[mov,mp4,m4a,3gp,3g2,mj2 @ 0x5580a0c0] message" -> "message"
-_CONTEXT = re.compile(r"^\[[^\]]* @ (0x)?[0-9a-fA-F]+\]\s*")
+# and nested ones: "[aist#0:0/aac @ 0x55dd] [dec:aac @ 0x55de] message" -> "message"
+_CONTEXT = re.compile(r"^(\[[^\]]* @ (0x)?[0-9a-fA-F]+\]\s*)+")
 # 6.1 and later: "Error opening input: <cause>" where 4.4-6.0 print "<input>: <cause>"
 _WRAPPERS = ("Error opening input: ",)
 # 6.1 and later end with a summary of the error code ("Error opening input files: Invalid data found
@@ -47,6 +48,7 @@ _NOISE = re.compile(
     r"|Did you mean file:"
     r"|Exiting normally"
     r"|Guessed Channel Layout"
+    r"|Format \S+ detected only with low score"
     r"|(Input|Output) #\d"
     r"|Stream mapping:"
     r"|Press \[q\]"
@@ -116,7 +118,7 @@ def ffmpeg_cause(stderr: str, names: tuple[str, ...] | list[str] = ()) -> str:
     print ``file:/tmp/a.wav: Invalid data found when processing input``). The caller's message
     already names the file, once, as the user named it.
     """
-    prefixes = sorted({f"{name}: " for name in names if name}, key=len, reverse=True)
+    prefixes = name_prefixes(names)
     causes: list[str] = []
     summary = ""
     for raw in stderr.splitlines():
@@ -131,15 +133,9 @@ def ffmpeg_cause(stderr: str, names: tuple[str, ...] | list[str] = ()) -> str:
                 line = line[len(wrapper) :]
         if line.startswith(_OUTPUT_WRAPPER):
             line = line[len(_OUTPUT_WRAPPER) :]
-            for prefix in prefixes:
-                if line.startswith(prefix):
-                    break
-            else:
+            if not line.startswith(prefixes):
                 continue  # "Error opening output file x." (noise), or an output we did not name
-        for prefix in prefixes:
-            if line.startswith(prefix):
-                line = line[len(prefix) :]
-                break
+        line = _without_name(line, prefixes)
         for old, new in _REWORDED:
             line = old.sub(new, line)
         line = line.rstrip(".").strip()
@@ -152,6 +148,23 @@ def ffmpeg_cause(stderr: str, names: tuple[str, ...] | list[str] = ()) -> str:
     if len(last) == 2 and last[0].endswith(last[1]):  # "Connection to ... failed: Connection refused"
         last = last[:1]
     return "; ".join(last)
+
+
+def name_prefixes(names: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """``"<name>: "`` for each name, longest first (``file:/a.wav: `` before ``/a.wav: ``)."""
+    return tuple(sorted({f"{name}: " for name in names if name}, key=len, reverse=True))
+
+
+def log_line(raw: str, names: tuple[str, ...] | list[str] = ()) -> str:
+    """One stderr line in ffmpeg's words only: no log context, no ``<name>:`` (for warnings)."""
+    return _without_name(_CONTEXT.sub("", raw.strip()), name_prefixes(names)).strip()
+
+
+def _without_name(line: str, prefixes: tuple[str, ...]) -> str:
+    for prefix in prefixes:
+        if line.startswith(prefix):
+            return line[len(prefix) :]
+    return line
 
 
 def _stdin_for(source: str) -> tuple[Any, IO[bytes] | None]:

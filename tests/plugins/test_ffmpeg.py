@@ -209,7 +209,22 @@ def test_damaged_but_readable_input_decodes_with_a_warning(media, tmp_path, capl
     with caplog.at_level(logging.WARNING, logger="mediakit_ffmpeg"):
         samples = demux(cut)
     assert 4.0 < len(samples) / 16000 < 7.0
-    assert any("cut.mp3" in r.getMessage() and "incomplete" in r.getMessage() for r in caplog.records)
+    warnings = [r.getMessage() for r in caplog.records if "incomplete" in r.getMessage()]
+    assert len(warnings) == 1 and warnings[0].startswith(f"{cut}: ffmpeg hit damaged data, the audio may be incomplete: ")
+    assert " @ 0x" not in warnings[0] and "file:" not in warnings[0]  # ffmpeg's words, not its log prefixes
+
+
+def test_damage_warning_drops_the_prefixes_of_every_version(caplog):
+    from mediakit_ffmpeg.decode import _warn_on_trouble
+
+    stderr = {  # a WAV cut mid-sample: recorded from 5.1 and 9.0
+        "5.1": "Stream mapping:\nfile:/m/cut.wav: corrupt input packet in stream 0\n",
+        "9.0": "Stream mapping:\n[aist#0:0/pcm_s16le @ 0x55dd9e0857c0] [dec:pcm_s16le @ 0x55dd9e0a8c40] Invalid PCM packet\n",
+    }
+    with caplog.at_level(logging.WARNING, logger="mediakit_ffmpeg"):
+        for text in stderr.values():
+            _warn_on_trouble("/m/cut.wav", text, ("file:/m/cut.wav", "/m/cut.wav"))
+    assert [r.getMessage().rsplit(": ", 1)[1] for r in caplog.records] == ["corrupt input packet in stream 0", "Invalid PCM packet"]
 
 
 # --- broken inputs: one InputError line that names the file and the cause ---

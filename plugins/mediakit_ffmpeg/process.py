@@ -31,12 +31,17 @@ _WRAPPERS = ("Error opening input: ",)
 _SUMMARY = re.compile(r"^Error (opening (input|output) files|parsing global options|splitting the argument list): ")
 # 6.1 and later name the output: "Error opening output /tmp/x.opus: Permission denied"
 _OUTPUT_WRAPPER = "Error opening output "
-# The same cause, worded differently before and after 6.1: say it the newer way.
+# The same cause, worded differently by different versions: say it one way.
 _REWORDED = (
     (re.compile(r"^Could not write header for output file #\d+ "), "Could not write header "),
     (re.compile(r"^Output file #\d+ does not contain any stream"), "Output file does not contain any stream"),
     (re.compile(r"^Stream map '[^']*' matches no streams"), "Stream map matches no streams"),  # 9.0 prints ''
+    # a packet the demuxer flagged: "<input>: corrupt input packet in stream 0" (ffmpeg.c up to 6.0, 5.1
+    # recorded), "[in#0/wav @ 0x...] Packet corrupt (stream = 0, dts = NOPTS)." (ffmpeg_demux.c, 9.0 recorded)
+    (re.compile(r"^(?:corrupt input packet in stream (\d+)|Packet corrupt \(stream = (\d+), dts = [^)]*\))\.?$"),
+     lambda m: f"corrupt packet in stream {m.group(1) or m.group(2)}"),
 )
+_MP3_SEEK = re.compile(r"^Failed to read frame size: Could not seek to \d+$")
 _NOISE = re.compile(
     r"^(Error opening (input|output) file "
     r"|Conversion failed!?$"
@@ -145,6 +150,10 @@ def ffmpeg_cause(stderr: str, names: tuple[str, ...] | list[str] = ()) -> str:
             causes.remove(line)
         causes.append(line)
     last = causes[-2:] or ([summary] if summary else [])
+    if len(last) == 2 and _MP3_SEEK.match(last[0]) and last[1] == "Invalid argument":
+        # Not an MP3 (random bytes, a saved web page): older mp3 demuxers (5.1 recorded) run off the end
+        # of the file looking for a second frame header and fail the seek; newer ones stop and say why.
+        last = ["Failed to find two consecutive MPEG audio frames", "Invalid data found when processing input"]
     if len(last) == 2 and last[0].endswith(last[1]):  # "Connection to ... failed: Connection refused"
         last = last[:1]
     return "; ".join(last)
@@ -157,7 +166,10 @@ def name_prefixes(names: tuple[str, ...] | list[str]) -> tuple[str, ...]:
 
 def log_line(raw: str, names: tuple[str, ...] | list[str] = ()) -> str:
     """One stderr line in ffmpeg's words only: no log context, no ``<name>:`` (for warnings)."""
-    return _without_name(_CONTEXT.sub("", raw.strip()), name_prefixes(names)).strip()
+    line = _without_name(_CONTEXT.sub("", raw.strip()), name_prefixes(names)).strip()
+    for old, new in _REWORDED:
+        line = old.sub(new, line)
+    return line
 
 
 def _without_name(line: str, prefixes: tuple[str, ...]) -> str:

@@ -217,14 +217,18 @@ def test_damaged_but_readable_input_decodes_with_a_warning(media, tmp_path, capl
 def test_damage_warning_drops_the_prefixes_of_every_version(caplog):
     from mediakit_ffmpeg.decode import _warn_on_trouble
 
-    stderr = {  # a WAV cut mid-sample: recorded from 5.1 and 9.0
+    stderr = {  # a WAV cut mid-sample, recorded from 5.1 and 9.0
         "5.1": "Stream mapping:\nfile:/m/cut.wav: corrupt input packet in stream 0\n",
-        "9.0": "Stream mapping:\n[aist#0:0/pcm_s16le @ 0x55dd9e0857c0] [dec:pcm_s16le @ 0x55dd9e0a8c40] Invalid PCM packet\n",
+        "9.0": "Stream mapping:\n[in#0/wav @ 0x55dd9e0857c0] Packet corrupt (stream = 0, dts = NOPTS).\n"
+        "[aist#0:0/pcm_s16le @ 0x55dd9e0857c0] [dec:pcm_s16le @ 0x55dd9e0a8c40] Invalid PCM packet\n",
+        "MP3 decoder": "Stream mapping:\n[mp3float @ 0x5589726144c0] invalid new backstep -1\n",
     }
     with caplog.at_level(logging.WARNING, logger="mediakit_ffmpeg"):
         for text in stderr.values():
             _warn_on_trouble("/m/cut.wav", text, ("file:/m/cut.wav", "/m/cut.wav"))
-    assert [r.getMessage().rsplit(": ", 1)[1] for r in caplog.records] == ["corrupt input packet in stream 0", "Invalid PCM packet"]
+    assert [r.getMessage().split("incomplete: ", 1)[1] for r in caplog.records] == [
+        "corrupt packet in stream 0", "corrupt packet in stream 0", "invalid new backstep -1",
+    ]  # fmt: skip
 
 
 # --- broken inputs: one InputError line that names the file and the cause ---

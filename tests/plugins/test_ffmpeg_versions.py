@@ -116,6 +116,21 @@ NO_MAP = {
     ),
 }
 
+NOT_MP3 = {  # random bytes named .mp3
+    "5.1": (  # recorded
+        "[mp3 @ 0x55912a2d4880] Format mp3 detected only with low score of 1, misdetection possible!\n"
+        "[mp3 @ 0x55912a2d4880] Failed to read frame size: Could not seek to 51023.\n"
+        "{input}: Invalid argument\n"
+    ),
+    "9.0": (  # recorded
+        "[in#0 @ 0x55801ae3c080] Format mp3 detected only with low score of 1, misdetection possible!\n"
+        "[in#0 @ 0x55801ae3c080] Failed to find two consecutive MPEG audio frames.\n"
+        "[in#0 @ 0x55801ae3bd00] Error opening input: Invalid data found when processing input\n"
+        "Error opening input file {input}.\n"
+        "Error opening input files: Invalid data found when processing input\n"
+    ),
+}
+
 CASES = [
     (NOT_MEDIA, INVALID),
     (NO_MOOV, f"moov atom not found; {INVALID}"),
@@ -123,13 +138,14 @@ CASES = [
     (NO_DIRECTORY, "No such file or directory"),
     (NO_HEADER, "Codec opus not supported in WAVE format; Could not write header (incorrect codec parameters ?): Function not implemented"),
     (NO_MAP, "Stream map matches no streams"),
+    (NOT_MP3, f"Failed to find two consecutive MPEG audio frames; {INVALID}"),
 ]  # fmt: skip
 
 
 @pytest.mark.parametrize(
     ("stderr", "cause"),
     [pytest.param(text, cause, id=f"{case}-{version}") for case, (samples, cause) in zip(
-        ["not_media", "no_moov", "refused", "no_directory", "no_header", "no_map"], CASES
+        ["not_media", "no_moov", "refused", "no_directory", "no_header", "no_map", "not_mp3"], CASES
     ) for version, text in samples.items()],
 )  # fmt: skip
 def test_every_version_gives_the_same_cause(stderr, cause):

@@ -67,5 +67,6 @@ class FfmpegDemuxer:
             binary = self.ffmpeg()
         except FfmpegNotFound as err:
             raise InputError(f"{source}: cannot decode: {err}") from err
-        logger.debug("%s: using %s", source, binary.describe())
+        if logger.isEnabledFor(logging.DEBUG):  # describe() runs `ffmpeg -version` once per binary
+            logger.debug("%s: using %s", source, binary.describe())
         return binary

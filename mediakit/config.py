@@ -16,7 +16,7 @@ APPEND_PUNCTUATIONS = "\"'.。,，!！?？:：”)]}、"
 @dataclass(frozen=True)
 class DemuxOptions:
     audio_stream: int | None = None  # index among the input's audio streams (0 = first); None = the default stream
-    ffmpeg: str | None = None  # ffmpeg binary; None = PATH, then the imageio-ffmpeg binary
+    ffmpeg: str | None = None  # ffmpeg binary, or "bundled"; None = $MEDIAKIT_FFMPEG, else PATH, else the imageio-ffmpeg binary
 
 
 @dataclass(frozen=True)

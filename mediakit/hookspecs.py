@@ -65,8 +65,8 @@ def mediakit_make_demuxer(source: str, options: DemuxOptions) -> Demuxer | None:
     ``firstresult``: the first non-``None`` answer is used; plugins are asked in reverse
     registration order and ``trylast`` implementations last.
 
-    Built-in (``ffmpeg`` plugin, ``trylast``): accepts every source and decodes it with ffmpeg (from
-    ``PATH``, else the binary of the ``imageio-ffmpeg`` package) to 16 kHz mono float32.
+    Built-in (``ffmpeg`` plugin, ``trylast``): accepts every source and decodes it with ffmpeg (``options.ffmpeg``,
+    else ``$MEDIAKIT_FFMPEG``, else ``PATH``, else the binary of the ``imageio-ffmpeg`` package) to 16 kHz mono float32.
     """
 
 

@@ -181,6 +181,7 @@ class MediaInfo:
     start_time: float | None
     bit_rate: int | None
     streams: tuple[StreamInfo, ...]
+    reader: str | None = None  # the program that read it, e.g. "ffmpeg 7.1 at /usr/bin/ffmpeg (found on PATH)"
 
     @property
     def audio_streams(self) -> tuple[StreamInfo, ...]:

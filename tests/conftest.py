@@ -3,6 +3,7 @@ tiny plugin distributions (a *.dist-info with entry points) installed on sys.pat
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 import textwrap
@@ -17,6 +18,21 @@ DATA = Path(__file__).parent / "data"
 SHARED_SPEECH = Path(__file__).resolve().parents[2] / "shared" / "data" / "speech"
 
 JFK_REFERENCE = "and so my fellow americans ask not what your country can do for you ask what you can do for your country"
+
+
+def pytest_configure(config):
+    """The ffmpeg under test is chosen, never whatever this machine has on PATH: imageio-ffmpeg's binary,
+    unless MEDIAKIT_FFMPEG names another (``MEDIAKIT_FFMPEG=/usr/bin/ffmpeg python -m pytest ...``)."""
+    os.environ.setdefault("MEDIAKIT_FFMPEG", "bundled")
+
+
+def pytest_report_header(config):
+    from mediakit_ffmpeg.binary import FfmpegNotFound, locate_ffmpeg
+
+    try:
+        return f"ffmpeg under test: {locate_ffmpeg(None).describe()}"
+    except FfmpegNotFound as error:
+        return f"ffmpeg under test: none ({error})"
 
 
 def normalize(text: str) -> str:

@@ -43,7 +43,20 @@ app = typer.Typer(
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"mediakit {__version__}")
+        typer.echo(_ffmpeg_in_use())
         raise typer.Exit()
+
+
+def _ffmpeg_in_use() -> str:
+    """The ffmpeg the built-in demuxer would run now (``MEDIAKIT_FFMPEG``, PATH, bundled), for ``--version``."""
+    try:
+        from mediakit_ffmpeg.binary import FfmpegNotFound, locate_ffmpeg
+    except ImportError:  # pragma: no cover - a build without the built-in plugins
+        return "ffmpeg: the built-in ffmpeg plugin is not installed"
+    try:
+        return locate_ffmpeg(None).describe()
+    except FfmpegNotFound as error:
+        return f"ffmpeg: none usable ({error})"
 
 
 @app.callback()

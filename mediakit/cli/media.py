@@ -13,14 +13,24 @@ from ..records import MediaInfo, StreamInfo
 from .common import get_host
 
 _SOURCE_HELP = "A media file, - for standard input, or a URL."
+FfmpegOption = Annotated[
+    Optional[str],
+    typer.Option(
+        "--ffmpeg",
+        metavar="PATH",
+        help="The ffmpeg binary to run, or 'bundled' for imageio-ffmpeg's [default: $MEDIAKIT_FFMPEG, else ffmpeg on PATH, else bundled].",
+        show_default=False,
+    ),
+]
 
 
 def probe(
     file: Annotated[str, typer.Argument(help=_SOURCE_HELP, show_default=False)],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    ffmpeg: FfmpegOption = None,
 ) -> None:
     """Show the container and streams of a media file (what `ffmpeg -i` tells), without decoding it."""
-    info = demuxer_for(get_host().pm, file, DemuxOptions()).probe(file)
+    info = demuxer_for(get_host().pm, file, DemuxOptions(ffmpeg=ffmpeg)).probe(file)
     if as_json:
         typer.echo(json.dumps(info.to_dict(), indent=2, ensure_ascii=False))
     else:
@@ -38,9 +48,10 @@ def extract(
         typer.Option("--audio_stream", "--audio-stream", min=0, help="Which audio stream (0 = first); default: the default stream."),
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace the output file if it exists.")] = False,
+    ffmpeg: FfmpegOption = None,
 ) -> None:
     """Copy an audio stream out without re-encoding, into a file type that fits its codec (aac -> .m4a, ...)."""
-    demuxer = demuxer_for(get_host().pm, file, DemuxOptions(audio_stream=audio_stream))
+    demuxer = demuxer_for(get_host().pm, file, DemuxOptions(audio_stream=audio_stream, ffmpeg=ffmpeg))
     written = demuxer.extract(file, output, overwrite=True) if force else demuxer.extract(file, output)
     typer.echo(written)
 
@@ -55,6 +66,8 @@ def format_info(info: MediaInfo) -> str:
         f"Bit rate:   {_rate(info.bit_rate)}",
         f"Streams:    {len(info.streams)} ({len(info.audio_streams)} audio)",
     ]
+    if info.reader:
+        lines.append(f"Read by:    {info.reader}")
     headers = ("#", "TYPE", "AUDIO", "CODEC", "LANG", "DETAILS", "")
     audio_position = {s.index: k for k, s in enumerate(info.audio_streams)}
     rows = [headers] + [

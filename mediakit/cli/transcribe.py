@@ -114,6 +114,7 @@ def transcribe(
     max_words_per_line: Annotated[Optional[int], _opt("--max_words_per_line", help="Words per subtitle line.", rich_help_panel=LAYOUT)] = None,
     recursive: Annotated[bool, _opt("--recursive", "-r", help="Search directories (and ** patterns) recursively.", rich_help_panel=INPUT)] = False,
     audio_stream: Annotated[Optional[int], _opt("--audio_stream", help="Which audio stream (0 = first); default: the default stream.", rich_help_panel=INPUT)] = None,
+    ffmpeg: Annotated[Optional[str], _opt("--ffmpeg", metavar="PATH", help="The ffmpeg binary, or 'bundled' [default: $MEDIAKIT_FFMPEG, else PATH, else bundled].", rich_help_panel=INPUT)] = None,
 ) -> None:
     """Transcribe media files and write txt, vtt, srt, tsv and json next to each other."""
     layout = {"highlight_words": str2bool(highlight_words), "max_line_width": max_line_width,
@@ -141,7 +142,7 @@ def transcribe(
             model_dir=model_dir or os.environ.get("MEDIAKIT_MODEL_DIR"),
         ),
         decoder=decoder,
-        demux=DemuxOptions(audio_stream=audio_stream),
+        demux=DemuxOptions(audio_stream=audio_stream, ffmpeg=ffmpeg),
         decode=DecodeOptions(
             task=task,
             language=language,

@@ -20,7 +20,7 @@ from mediakit.errors import InputError
 from mediakit.records import Audio, FeatureSpec
 
 from .info import missing_stream_message, no_audio_message, parse_input_dump
-from .process import FfmpegRun, with_globals
+from .process import FfmpegRun, log_line, with_globals
 from .sources import ffmpeg_input, seekable
 
 logger = logging.getLogger(__name__)
@@ -28,7 +28,7 @@ logger = logging.getLogger(__name__)
 CHUNK_BYTES = 1 << 20  # bytes read from the pipe at a time
 _INITIAL_SAMPLES = 16000 * 60  # the buffer starts at one minute and doubles
 _SCALE = np.float32(1.0 / 32768.0)  # exact: a power of two, same as dividing by 32768
-_DECODE_TROUBLE = re.compile(r"error|invalid|truncat|missing|concealing", re.IGNORECASE)
+_DECODE_TROUBLE = re.compile(r"error|invalid|corrupt|truncat|missing|concealing", re.IGNORECASE)
 
 
 def decode_audio(binary: str, source: str, spec: FeatureSpec, audio_stream: int | None) -> Audio:
@@ -54,8 +54,8 @@ def decode_audio(binary: str, source: str, spec: FeatureSpec, audio_stream: int 
             samples = read_samples(run.proc.stdout)
     if run.returncode != 0:
         _raise_for_streams(source, run.stderr, audio_stream)
-        raise InputError(f"{source}: ffmpeg cannot decode it: {run.cause()}")
-    _warn_on_trouble(source, run.stderr)
+        raise InputError(f"{source}: ffmpeg cannot decode it: {run.cause(ffmpeg_input(readable), readable)}")
+    _warn_on_trouble(source, run.stderr, (ffmpeg_input(readable), readable))
     return Audio(samples=samples, sample_rate=spec.sample_rate, source=source)
 
 
@@ -98,12 +98,13 @@ def _raise_for_streams(source: str, stderr: str, audio_stream: int | None) -> No
         raise InputError(missing_stream_message(info, audio_stream))
 
 
-def _warn_on_trouble(source: str, stderr: str) -> None:
+def _warn_on_trouble(source: str, stderr: str, names: tuple[str, ...]) -> None:
     """ffmpeg carries on over damaged data (a truncated download, a bad sector); say so once."""
     dump_over = False
     for line in stderr.splitlines():
         if line.startswith(("Output #", "Stream mapping:")):
             dump_over = True
-        elif dump_over and not line[:1].isspace() and _DECODE_TROUBLE.search(line):
-            logger.warning("%s: ffmpeg hit damaged data, the audio may be incomplete: %s", source, line.strip())
+        elif dump_over and not line[:1].isspace() and _DECODE_TROUBLE.search(words := log_line(line, names)):
+            # words: no "[mp3float @ 0x55...]", no "file:/path:" (4.4 to 6.0), so a file name never matches
+            logger.warning("%s: ffmpeg hit damaged data, the audio may be incomplete: %s", source, words.rstrip("."))
             return

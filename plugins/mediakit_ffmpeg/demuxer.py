@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 from mediakit.config import DemuxOptions
 from mediakit.errors import ConfigError, InputError
 from mediakit.records import Audio, FeatureSpec, MediaInfo
 
-from .binary import FfmpegNotFound, find_ffmpeg
+from .binary import FfmpegBinary, FfmpegNotFound, locate_ffmpeg
 from .decode import decode_audio
 from .extract import extract_stream
 from .info import parse_input_dump
@@ -41,20 +42,31 @@ class FfmpegDemuxer:
         binary = self._binary(source)
         return extract_stream(binary, source, self._probe, destination, self.options.audio_stream, overwrite)
 
+    def ffmpeg(self) -> FfmpegBinary:
+        """The ffmpeg this demuxer runs: path, version, where it came from (raises ``FfmpegNotFound``)."""
+        return locate_ffmpeg(self.options.ffmpeg)
+
     def _probe(self, readable: str, name: str) -> MediaInfo:
         """Describe ``readable`` (``name`` in messages) from the dump of ``ffmpeg -i``."""
-        command = with_globals([self._binary(name), "-i", ffmpeg_input(readable)])
+        binary = self._locate(name)
+        command = with_globals([binary.path, "-i", ffmpeg_input(readable)])
         if readable != "-":
             command.insert(1, "-nostdin")
         with FfmpegRun(command, readable, stdout=None) as run:
             pass
         info = parse_input_dump(run.stderr, name)
         if info is None:
-            raise InputError(f"{name}: ffmpeg cannot read it: {run.cause()}")
-        return info
+            raise InputError(f"{name}: ffmpeg cannot read it: {run.cause(ffmpeg_input(readable), readable)}")
+        return replace(info, reader=binary.describe())
 
     def _binary(self, source: str) -> str:
+        return self._locate(source).path
+
+    def _locate(self, source: str) -> FfmpegBinary:
         try:
-            return find_ffmpeg(self.options.ffmpeg)
+            binary = self.ffmpeg()
         except FfmpegNotFound as err:
             raise InputError(f"{source}: cannot decode: {err}") from err
+        if logger.isEnabledFor(logging.DEBUG):  # describe() runs `ffmpeg -version` once per binary
+            logger.debug("%s: using %s", source, binary.describe())
+        return binary

@@ -103,9 +103,8 @@ def extract_stream(
             with FfmpegRun(command, readable, stdout=None) as run:
                 pass
             if run.returncode != 0:
-                raise InputError(
-                    f"{source}: cannot copy audio stream {position} ({stream.codec}) into {target.name}: {run.cause()}"
-                )
+                cause = run.cause(ffmpeg_input(readable), readable, temporary).replace(temporary, str(target))
+                raise InputError(f"{source}: cannot copy audio stream {position} ({stream.codec}) into {target.name}: {cause}")
             _publish(Path(temporary), target, overwrite)
         finally:
             if os.path.exists(temporary):

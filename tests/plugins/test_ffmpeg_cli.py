@@ -42,6 +42,9 @@ def test_probe_table(two_tracks):
     assert rows[0][:5] == ["0", "audio", "0", "opus", "eng"] and rows[0][-1] == "default"
     assert rows[1][:5] == ["1", "audio", "1", "flac", "fra"] and rows[1][-1] == "'Tone'"
     assert "22050 Hz, 1 ch (mono)" in result.output
+    from mediakit_ffmpeg.binary import locate_ffmpeg
+
+    assert f"Read by:    {locate_ffmpeg(None).describe()}" in result.output  # version, path, where it came from
 
 
 def test_probe_json(two_tracks):

@@ -79,6 +79,7 @@ def transcribe_batch(
     *,
     runner: str = DEFAULT_RUNNER,
     model: str = "base",
+    decoder: str = "whisper",
     formats: Iterable[str] = ("all",),
     skip_existing: bool = False,
     recursive: bool = False,
@@ -105,6 +106,7 @@ def transcribe_batch(
     decode_options, demux_options = _split_options(decode)
     config = RunConfig(
         model=replace(model_options or ModelOptions(), name=str(model)),
+        decoder=decoder,
         demux=demux_options,
         decode=decode_options,
         writer=writer_options or WriterOptions(),

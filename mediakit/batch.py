@@ -189,3 +189,25 @@ def _run_one(
 def _name_input(source: str, message: str) -> str:
     message = " ".join(message.split())  # always one line
     return message if source in message else f"{source}: {message}"
+
+
+# --- used by runners (mediakit.runners): one input, written to targets a runner has named ---------------
+
+
+def transcribe_input(
+    stages: Stages,
+    source: str,
+    targets: tuple[OutputTarget, ...],
+    output: OutputOptions,
+    events: BatchEvents | None = None,
+) -> InputResult:
+    """One input of a batch, exactly as :func:`run_batch` does it: skip check, transcription, atomic
+    writes, and every failure as a ``failed`` result naming the input. A distributed runner's worker
+    calls this with the targets the driver named for the whole batch (see :func:`batch_targets`)."""
+    return _run_one(stages, source, targets, output, events or _NoEvents(), None)
+
+
+def batch_targets(sources: list[Source], writers: tuple, output_dir: str) -> dict[str, tuple[OutputTarget, ...]]:
+    """Every listed input's output files, named as :func:`run_batch` names them (stems unique in the batch)."""
+    stems = unique_stems([s.source for s in sources if s.error is None], stem_of)
+    return {source: targets_for(stem, writers, output_dir) for source, stem in stems.items()}

@@ -4,6 +4,9 @@ mediakit runs five stages for every input::
 
     demux -> features -> model/decode -> writer
 
+and a **runner** drives them over a batch of inputs: in this process (``local``), or on a cluster
+(``ray``), each worker running the same five stages.
+
 Each stage is provided by plugins through the hooks below. The built-in stages are ordinary plugins,
 declared in the ``mediakit`` entry-point group exactly like a third-party package's, so anything a
 built-in does, an installed plugin can do too, or do instead.
@@ -39,13 +42,16 @@ Implement hooks with the :data:`mediakit.hookimpl` marker::
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import pluggy
 
 from .config import DemuxOptions
 from .records import FeatureSpec, ModelInfo
 from .stages import DecoderFactory, Demuxer, Featurizer, ModelFactory, WriterFactory
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .runners import RunnerFactory
 
 hookspec = pluggy.HookspecMarker("mediakit")
 
@@ -201,4 +207,59 @@ def mediakit_register_writers(register: Callable[..., None]) -> None:
 
     Built-in (``writers`` plugin, ``trylast``): ``txt``, ``vtt``, ``srt``, ``tsv`` and ``json``, as
     openai-whisper writes them.
+    """
+
+
+@hookspec
+def mediakit_register_runners(register: Callable[..., None]) -> None:
+    """Runner: register batch runners by name, the engines that take a whole batch through the stages.
+
+    Called once per ``mediakit transcribe`` (the ``--runner`` option picks the name) and by the
+    Python API's :func:`mediakit.runners.transcribe_batch`.
+
+    :param register: call ``register(name, factory)``. ``factory(options)`` receives the run's
+        :class:`~mediakit.runners.RunnerOptions` (``address``, ``workers``, ``threads_per_worker``,
+        ``max_retries``, ``verbose``) and returns an object with ``run(job, events) -> BatchSummary``
+        (see :class:`mediakit.runners.Runner`). A factory raises
+        :class:`~mediakit.errors.ConfigError` for options it cannot honour, or when its engine is
+        not installed; it must not import that engine before it is called.
+    :return: nothing; results are ignored.
+
+    ``run(job, events)`` gets a :class:`~mediakit.runners.BatchJob`: the :class:`~mediakit.config.RunConfig`,
+    the expanded inputs (:class:`~mediakit.inputs.Source`), the driver's plugin manager and the
+    names of disabled plugins (so that a remote worker loads the same plugins). It must:
+
+    * write each input's outputs with the local runner's names and bytes, atomically
+      (:mod:`mediakit.outputs`), and honour ``skip_existing``;
+    * call ``events.file_started``/``file_progress``/``file_finished`` (:class:`mediakit.batch.BatchEvents`)
+      as inputs start, advance and end; several inputs may be in flight at once;
+    * turn every per-input failure into a ``failed`` :class:`~mediakit.batch.InputResult` with a
+      one-line error naming the input, and go on with the others;
+    * return a :class:`~mediakit.batch.BatchSummary` whose results follow the order of ``job.sources``.
+
+    Not firstresult: every plugin registers; the first registration of a name wins (built-ins come last).
+
+    Built-in: ``local`` (``local`` plugin, ``trylast``), the in-process loop of
+    :func:`mediakit.batch.run_batch`, one input after another, the default; ``ray`` (``ray``
+    plugin, ``trylast``), the same batch on a Ray cluster, one model per worker actor, with
+    bounded retries for inputs that kill their worker and fsspec URLs for inputs and outputs.
+    """
+
+
+@hookspec
+def mediakit_unavailable() -> str | None:
+    """Any plugin: say why this plugin cannot work here, for example a missing optional package.
+
+    Called once per plugin, right after the plugin is registered, by the plugin loader
+    (:func:`mediakit.plugins.load_plugins`); only the plugin's own implementation is asked. It must
+    be cheap: check with :func:`importlib.util.find_spec`, do not import the package.
+
+    :return: ``None`` when the plugin can work, else a one-line reason with the remedy, e.g.
+        ``"Ray is not installed (pip install 'mediakit[ray]')"``. The plugin stays registered (so that
+        choosing its stage gives that reason rather than "unknown name"), and ``mediakit plugins
+        list`` shows it as ``unavailable: <reason>``.
+
+    Not firstresult, and not called through the hook relay: each plugin answers for itself.
+
+    Built-in (``ray`` plugin): the reason when the ``ray`` package is not installed.
     """

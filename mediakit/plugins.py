@@ -32,8 +32,10 @@ HOOK_STAGES = {
     "mediakit_list_models": "model",
     "mediakit_register_decoders": "decode",
     "mediakit_register_writers": "writer",
+    "mediakit_register_runners": "runner",
+    "mediakit_unavailable": "plugin",  # about the plugin itself, no stage: not shown among the stages
 }
-STAGE_ORDER = ("demux", "features", "model", "decode", "writer")
+STAGE_ORDER = ("demux", "features", "model", "decode", "writer", "runner")
 
 
 @dataclass(frozen=True)
@@ -44,8 +46,8 @@ class PluginInfo:
     module: str  # the entry point's target
     distribution: str | None  # the installed distribution that declares it
     version: str | None
-    status: str  # "ok", "failed" or "disabled"
-    reason: str | None = None  # why it failed or was disabled
+    status: str  # "ok", "failed", "disabled" or "unavailable" (loaded, but a requirement is missing)
+    reason: str | None = None  # why it failed, was disabled or is unavailable
     hooks: tuple[str, ...] = ()
 
     @property
@@ -163,7 +165,22 @@ def _load_one(
     except PluginLoadError as err:
         log.warning("plugin %r (%s) skipped: %s", ep.name, dist_name or ep.value, err)
         return PluginInfo(ep.name, ep.value, dist_name, version, "failed", str(err))
+    missing = unavailable_reason(pm, plugin)
+    if missing is not None:
+        return PluginInfo(ep.name, ep.value, dist_name, version, "unavailable", missing, hooks)
     return PluginInfo(ep.name, ep.value, dist_name, version, "ok", None, hooks)
+
+
+def unavailable_reason(pm: pluggy.PluginManager, plugin: object) -> str | None:
+    """What ``plugin``'s own ``mediakit_unavailable`` hook says (``None``: it can work, or it has no such hook)."""
+    for impl in pm.hook.mediakit_unavailable.get_hookimpls():
+        if impl.plugin is plugin:
+            try:
+                reason = impl.function()
+            except Exception as err:  # a plugin's bug in its own check
+                return f"its availability check failed: {type(err).__name__}: {err}"
+            return None if reason is None else " ".join(str(reason).split())
+    return None
 
 
 def _distribution_of(ep: metadata.EntryPoint) -> tuple[str | None, str | None]:

@@ -16,7 +16,7 @@ plugins_app = typer.Typer(help="Inspect installed plugins.", no_args_is_help=Tru
 def list_plugins(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
-    """List every plugin: name, distribution, version, stages and hooks, and status (ok, failed, disabled)."""
+    """List every plugin: name, distribution, version, stages and hooks, and status (ok, failed, disabled, unavailable)."""
     host = get_host()
     rows = [p.to_dict() for p in host.plugins]
     if as_json:

@@ -34,10 +34,9 @@ class ConsoleEvents:
         self.show_segments = show_segments
         self._progress: Progress | None = None
         self._batch: TaskID | None = None
-        self._file: TaskID | None = None
+        self._files: dict[str, tuple[TaskID, float]] = {}  # bar and start time per input in flight (runners may run several)
         self._handler: logging.Handler | None = None
         self._total = 0
-        self._file_started = 0.0
 
     def __enter__(self) -> "ConsoleEvents":
         if self.show_segments:
@@ -70,21 +69,25 @@ class ConsoleEvents:
             return
         if self._batch is None and total > 1:
             self._batch = self._progress.add_task("batch", total=total, detail=f"0/{total} files")
-        if self._file is not None:
-            self._progress.remove_task(self._file)
-        self._file = self._progress.add_task(_short(source), total=None, detail="reading")
-        self._file_started = time.perf_counter()
+        self._drop_bar(source)
+        self._files[source] = (self._progress.add_task(_short(source), total=None, detail="reading"), time.perf_counter())
 
     def file_progress(self, source: str, done: float, total: float) -> None:
-        if self._progress is None or self._file is None:
+        if self._progress is None or source not in self._files:
             return
-        elapsed = time.perf_counter() - self._file_started
+        task, started = self._files[source]
+        elapsed = time.perf_counter() - started
         speed = f", {done / elapsed:.1f}x real time" if elapsed > 0 and done > 0 else ""
-        self._progress.update(self._file, completed=done, total=max(total, 1e-9), detail=f"{done:.0f}/{total:.0f} s{speed}")
+        self._progress.update(task, completed=done, total=max(total, 1e-9), detail=f"{done:.0f}/{total:.0f} s{speed}")
+
+    def _drop_bar(self, source: str) -> None:
+        if self._progress is not None and source in self._files:
+            self._progress.remove_task(self._files.pop(source)[0])
 
     def file_finished(self, result: InputResult) -> None:
         if result.status == "failed":
             self.console.print(f"Error: {result.error}", markup=False)
+        self._drop_bar(result.source)
         if self._progress is not None and self._batch is not None:
             self._progress.advance(self._batch)
             done = int(self._progress.tasks[self._batch].completed) if self._progress.tasks else 0

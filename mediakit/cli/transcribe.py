@@ -9,7 +9,6 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..batch import DemuxAhead, run_batch
 from ..config import (
     APPEND_PUNCTUATIONS,
     PREPEND_PUNCTUATIONS,
@@ -23,8 +22,8 @@ from ..config import (
 )
 from ..errors import ConfigError
 from ..inputs import expand_inputs
-from ..pipeline import resolve
-from .common import collect_from_here, get_host
+from ..runners import DEFAULT_RUNNER, BatchJob, RunnerOptions, make_runner
+from .common import collect_from_here, disabled_plugins, get_host
 from .progress import make_events
 
 log = logging.getLogger(__name__)
@@ -67,6 +66,7 @@ DECODE = "Decoding"
 OUTPUT = "Output"
 LAYOUT = "Subtitle layout"
 INPUT = "Input"
+RUNNER = "Runner (scale-out)"
 
 
 def transcribe(
@@ -115,6 +115,11 @@ def transcribe(
     recursive: Annotated[bool, _opt("--recursive", "-r", help="Search directories (and ** patterns) recursively.", rich_help_panel=INPUT)] = False,
     audio_stream: Annotated[Optional[int], _opt("--audio_stream", help="Which audio stream (0 = first); default: the default stream.", rich_help_panel=INPUT)] = None,
     ffmpeg: Annotated[Optional[str], _opt("--ffmpeg", metavar="PATH", help="The ffmpeg binary, or 'bundled' [default: $MEDIAKIT_FFMPEG, else PATH, else bundled].", rich_help_panel=INPUT)] = None,
+    # --- runner options (mediakit.runners; the ray runner is plugins/mediakit_ray) ---
+    runner: Annotated[str, _opt("--runner", help="Batch runner plugin: local (this process) or ray (a Ray cluster; pip install 'mediakit[ray]').", rich_help_panel=RUNNER)] = DEFAULT_RUNNER,
+    ray_address: Annotated[Optional[str], _opt("--ray_address", help="Ray cluster to join: auto, HOST:PORT or ray://HOST:PORT [default: $RAY_ADDRESS, else a local cluster for the run].", rich_help_panel=RUNNER)] = None,
+    workers: Annotated[Optional[int], _opt("--workers", help="Worker processes, one model each [default: the cluster's CPUs / --threads_per_worker].", rich_help_panel=RUNNER)] = None,
+    threads_per_worker: Annotated[Optional[int], _opt("--threads_per_worker", help="Torch threads (and CPUs reserved) per worker [default: --threads, else 1].", rich_help_panel=RUNNER)] = None,
 ) -> None:
     """Transcribe media files and write txt, vtt, srt, tsv and json next to each other."""
     layout = {"highlight_words": str2bool(highlight_words), "max_line_width": max_line_width,
@@ -181,18 +186,20 @@ def transcribe(
     if not sources:
         raise ConfigError("no input to transcribe")
     host = get_host()
-    first = next((s for s in sources if s.error is None), None)
-    ahead = None
-    if first is not None and DemuxAhead.suits(first) and not skip_existing:  # a skipped input needs no audio
-        ahead = DemuxAhead(host.pm, first.source, config.demux)
-    stages = resolve(host.pm, config)  # loads the model while the first input is demuxed
-    collect_from_here()
-    if to_stdout and len(stages.writers) != 1:
-        raise ConfigError("--stdout needs exactly one output format, e.g. -f srt")
-    events = make_events(quiet=quiet, show_segments=show_segments)
+    # --- the batch goes to the chosen runner (mediakit.runners); local is the in-process loop ---
+    runner_options = RunnerOptions(
+        address=ray_address,
+        workers=workers,
+        threads_per_worker=threads_per_worker,
+        verbose=logging.getLogger("mediakit").getEffectiveLevel() <= logging.INFO,
+    )
+    chosen = make_runner(host.pm, runner, runner_options)
     emit = (lambda text: (sys.stdout.write(text), sys.stdout.flush())) if to_stdout else None
+    job = BatchJob(config, tuple(sources), host.pm, disabled_plugins(), recursive=recursive, emit=emit,
+                   on_model_loaded=collect_from_here)
+    events = make_events(quiet=quiet, show_segments=show_segments)
     with events:
-        summary = run_batch(stages, sources, config.output, events, emit, ahead)
+        summary = chosen.run(job, events)
     events.summary(summary)
     if not summary.ok:
         raise typer.Exit(1)

@@ -35,11 +35,11 @@ def _listing(*args: str) -> dict[str, dict]:
     return {row["name"]: row for row in json.loads(result.stdout)}
 
 
-def test_builtins_cover_all_five_stages():
+def test_builtins_cover_all_five_stages_and_the_runner():
     rows = _listing()
     ok = [r for r in rows.values() if r["status"] == "ok" and r["distribution"] == "mediakit"]
     stages = {s for r in ok for s in r["stages"]}
-    assert stages == {"demux", "features", "model", "decode", "writer"}
+    assert stages == {"demux", "features", "model", "decode", "writer", "runner"}
     assert all(r["version"] for r in ok)
 
 

@@ -78,7 +78,7 @@ def _root(
 def _register_commands() -> None:
     import importlib
 
-    for name in ("transcribe", "plugins", "models", "media"):
+    for name in ("transcribe", "plugins", "models", "media", "serve"):
         try:
             module = importlib.import_module(f"{__name__}.{name}")
         except ModuleNotFoundError as error:

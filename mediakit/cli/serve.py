@@ -15,6 +15,7 @@ from .transcribe import _opt
 SERVER = "Server"
 LIMITS = "Limits and workers"
 MODEL = "Model"
+JOBS = "Jobs and the web page"
 
 
 def serve(
@@ -34,6 +35,9 @@ def serve(
     device: Annotated[str, _opt("--device", help="auto, cpu, cuda, cuda:N.", rich_help_panel=MODEL)] = "auto",
     compute_type: Annotated[str, _opt("--compute_type", help="auto (exact: float32 on the CPU), float32, mixed, float16, bfloat16 or int8.", rich_help_panel=MODEL)] = "auto",
     model_dir: Annotated[Optional[str], _opt("--model_dir", help="Model cache [default: $MEDIAKIT_MODEL_DIR or ~/.cache/mediakit].", rich_help_panel=MODEL)] = None,
+    data_dir: Annotated[Optional[str], _opt("--data_dir", help="Jobs API: job database and results [default: $MEDIAKIT_DATA_DIR or ~/.local/share/mediakit/server].", rich_help_panel=JOBS, show_default=False)] = None,
+    allow_dir: Annotated[Optional[list[str]], _opt("--allow_dir", help="Jobs API: a folder whose files jobs may name by path (repeatable); default: uploads only.", rich_help_panel=JOBS, show_default=False)] = None,
+    keep_days: Annotated[float, _opt("--keep_days", help="Jobs API: remove finished jobs and their files after this many days; 0 = keep.", rich_help_panel=JOBS)] = 7.0,
     vad: Annotated[Optional[bool], _opt("--vad/--no-vad", help="Server default for the vad field (requests may override it).", rich_help_panel=MODEL, show_default=False)] = None,
 ) -> None:
     """Serve OpenAI's audio API (/v1/audio/transcriptions, /translations, /v1/models) with mediakit."""
@@ -63,6 +67,9 @@ def serve(
         access_log=access_log,
         root_path=root_path,
         disabled_plugins=disabled_plugins(),
+        data_dir=data_dir or os.environ.get("MEDIAKIT_DATA_DIR") or os.path.expanduser("~/.local/share/mediakit/server"),
+        allow_dir=tuple(os.path.abspath(d) for d in allow_dir or ()),
+        keep_days=keep_days,
     )
     run(settings)
 

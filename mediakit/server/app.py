@@ -22,6 +22,7 @@ from ..pipeline import writer_registry
 from .auth import require_key
 from .engine import Cancelled, Engine, NotReady, QueueFull, Work
 from .errors import APIError, error_body, from_mediakit, install, internal, not_ready, queue_full
+from .jobs import install as install_jobs
 from .forms import EXTRA_FIELDS, OPENAI_FORMATS, AudioRequest, parse_request
 from .metrics import Metrics
 from .responses import delta_event, done_event, respond, sse
@@ -92,6 +93,7 @@ def create_app(settings: ServerSettings, *, engine: Engine | None = None) -> Fas
     _add_operations(app)
     _add_models(app)
     _add_audio(app)
+    install_jobs(app)  # the jobs API and the web page at / (mediakit/server/jobs, mediakit/server/web)
     return app
 
 

@@ -30,7 +30,10 @@ class ServerSettings:
     access_log: bool = True  # one line per request on the mediakit.server.access logger
     root_path: str = ""  # path prefix when served behind a reverse proxy under a sub-path
     disabled_plugins: tuple[str, ...] = ()  # plugins not loaded (as --disable-plugin)
-    # The jobs API adds its own settings below (data_dir, allow_dir, keep_days).
+    # The jobs API (mediakit/server/jobs):
+    data_dir: str | None = None  # job database and results; None = a temporary folder removed at exit
+    allow_dir: tuple[str, ...] = ()  # folders whose files a job may name by path; () = uploads only
+    keep_days: float = 7.0  # finished jobs and their files are removed after this many days; 0 = kept
 
     @property
     def default_model(self) -> str:

@@ -216,7 +216,10 @@ async def drain(request: Request, limit: int = 1 << 30) -> None:
         return
     request.scope[BODY_READ] = True
     seen = 0
-    async for chunk in request.stream():
-        seen += len(chunk)
-        if seen > limit:
-            break
+    try:
+        async for chunk in request.stream():
+            seen += len(chunk)
+            if seen > limit:
+                break
+    except RuntimeError:  # starlette's "Stream consumed": a handler read the body already
+        return

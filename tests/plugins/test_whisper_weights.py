@@ -99,15 +99,18 @@ def test_tiny_en_transcribes_jfk_exactly(tiny_en, jfk_mel):
     assert tokenizer.decode(tokens).strip() == JFK_TINY_EN
 
 
-def test_default_cpu_model_stores_cross_keys_values_narrow_and_transcribes_jfk_exactly(jfk_mel):
+def test_mixed_cpu_model_stores_cross_keys_values_narrow_and_the_default_does_not(jfk_mel):
     default = mediakit_whisper.load("base", ModelOptions(device="cpu"))
-    assert default.cross_dtype == torch.float16 and not default.quantized
-    tokenizer = default.get_tokenizer(language="en")
-    features = default.encode(jfk_mel)
-    state = default.new_state(features)
-    assert state.cross_k.dtype == torch.float16  # half the bytes per decoding step
-    tokens = greedy(default, features, list(tokenizer.sot_sequence_including_notimestamps), tokenizer.eot)
-    assert tokenizer.decode(tokens).strip() == JFK_BASE
+    assert default.cross_dtype is None and not default.quantized  # auto is exactly float32
+    mixed = mediakit_whisper.load("base", ModelOptions(device="cpu", compute_type="mixed"))
+    assert mixed.cross_dtype == torch.float16 and not mixed.quantized
+    for runtime, cross in ((default, torch.float32), (mixed, torch.float16)):
+        tokenizer = runtime.get_tokenizer(language="en")
+        features = runtime.encode(jfk_mel)
+        state = runtime.new_state(features)
+        assert state.cross_k.dtype == cross  # mixed: half the bytes per decoding step
+        tokens = greedy(runtime, features, list(tokenizer.sot_sequence_including_notimestamps), tokenizer.eot)
+        assert tokenizer.decode(tokens).strip() == JFK_BASE
 
 
 def test_int8_quantized_tiny_en_still_transcribes_jfk(jfk_mel):

@@ -93,6 +93,12 @@ def main() -> None:
         folder = Path(scratch) / "clips"
         folder.mkdir()
         clips, audio = clip_set(args.repeat, folder)
+        import sys
+
+        sys.path.insert(0, str(HERE))
+        from machine import describe
+
+        print(describe())
         print(f"{len(clips)} clips, {audio:.1f} s of audio, model {args.model}; CPU: {cpu_model()}, {cores} cores")
 
         def out(name: str) -> Path:

@@ -11,6 +11,7 @@
   const streams = new Map();
   const jobs = new Map();
   let playing = null; // {job, index}
+  let lost = false; // an event stream lost the server
 
   const authHeaders = () => (key ? { Authorization: 'Bearer ' + key } : {});
   const withKey = (url) => (key ? url + (url.includes('?') ? '&' : '?') + 'api_key=' + encodeURIComponent(key) : url);
@@ -193,9 +194,12 @@
     const stop = () => { source.close(); streams.delete(id); };
     source.addEventListener('done', stop);
     source.addEventListener('error', (e) => {
-      if (e.data || source.readyState === EventSource.CLOSED) stop();
-      // otherwise the browser reconnects by itself (a restarted server resumes the job)
+      if (e.data || source.readyState === EventSource.CLOSED) { stop(); return; }
+      // the browser reconnects by itself, and a restarted server resumes the job: say so meanwhile
+      lost = true;
+      $('server-state').textContent = 'The server cannot be reached; reconnecting... (unfinished jobs resume when it is back)';
     });
+    source.addEventListener('open', () => { if (lost) { lost = false; loadInfo(); } });
   }
 
   async function act(id, action) {

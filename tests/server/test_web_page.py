@@ -174,7 +174,7 @@ def test_upload_follow_play_seek_and_download_in_a_real_browser(server, cli_srt,
     page.wait_for_selector(f"#seg-{last}.current")
     page.evaluate("() => document.querySelector('#media').pause()")
     # The transcript's lines are buttons: Tab reaches them and Enter seeks too.
-    page.focus("#player-title")
+    page.focus("#media")
     _tab_to(page, "#seg-0 button")
     page.keyboard.press("Enter")
     page.wait_for_function("(t) => document.querySelector('#media').currentTime < t", arg=segments[last]["start"])

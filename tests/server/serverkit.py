@@ -66,7 +66,10 @@ def start_server(tmp: Path, *args: str, key: str | None = KEY, timeout: float = 
     port = _free_port()
     uploads = tmp / "uploads"
     log = tmp / "server.log"
+    tmp.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, "-m", "mediakit", "serve", "--port", str(port), "--tmp_dir", str(uploads), *args]
+    if "--data_dir" not in args:  # the jobs API's state stays in the test's folder, not in ~/.local/share
+        command += ["--data_dir", str(tmp / "data")]
     if key:
         command += ["--api_key", key]
     env = {k: v for k, v in os.environ.items() if k != "MEDIAKIT_API_KEY"}
@@ -97,3 +100,31 @@ def stop_server(server: Server) -> None:
             server.process.wait(timeout=10)
 
 
+
+
+def repeated_jfk(path: Path, times: int) -> Path:
+    """A 16 kHz mono WAV of the JFK clip said ``times`` times over (11 s each): long media from tests/data."""
+    import wave
+
+    import numpy as np
+
+    from mediakit.config import DemuxOptions
+    from mediakit.pipeline import demuxer_for
+    from mediakit.plugins import load_plugins
+    from mediakit.records import FeatureSpec
+
+    source = str(DATA / "jfk.flac")
+    audio = demuxer_for(load_plugins().pm, source, DemuxOptions()).demux(source, FeatureSpec())
+    samples = np.tile(audio.samples, times)
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(16000)
+        out.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
+    return path
+
+
+def kill_server(server: Server) -> None:
+    """SIGKILL: no shutdown code runs, as when the machine or the OOM killer stops the server."""
+    server.process.kill()
+    server.process.wait(timeout=10)

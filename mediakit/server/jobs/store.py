@@ -278,11 +278,25 @@ class JobStore:
     # -- restart ----------------------------------------------------------------------------------------
     def recover(self) -> list[tuple[str, int]]:
         """After a restart: every file left ``running`` goes back to ``queued`` (its partial results
-        removed), and folders without a job (an upload cut short) are removed. Returns what was requeued."""
+        removed), and folders without a job (an upload cut short) are removed. Returns what was requeued.
+
+        A cancelled job's unfinished files (one that was still stopping, or put back in the queue by a
+        shutdown) become ``cancelled``: the queue skips cancelled jobs, so queued they would wait forever."""
+        now = time.time()
         with self._lock, self._tx():
+            stopped = self._db.execute(
+                "SELECT job_id, idx FROM files WHERE status IN (?, ?) AND job_id IN (SELECT id FROM jobs WHERE cancelled = 1)",
+                (QUEUED, RUNNING)).fetchall()
+            self._db.execute(
+                "UPDATE files SET status = ?, error = ?, finished = ? WHERE status IN (?, ?) "
+                "AND job_id IN (SELECT id FROM jobs WHERE cancelled = 1)",
+                (CANCELLED, "cancelled while running", now, QUEUED, RUNNING))
             rows = self._db.execute("SELECT job_id, idx FROM files WHERE status = ?", (RUNNING,)).fetchall()
             self._db.execute("UPDATE files SET status = ?, started = NULL, error = NULL WHERE status = ?", (QUEUED, RUNNING))
             known = {r[0] for r in self._db.execute("SELECT id FROM jobs")}
+        for job_id, idx in stopped:
+            clear_results(self.file_dir(job_id, idx))
+            log.info("job %s file %d: its job was cancelled before the server stopped", job_id, idx)
         for job_id, idx in rows:
             clear_results(self.file_dir(job_id, idx))
             log.info("job %s file %d was interrupted; queued again", job_id, idx)

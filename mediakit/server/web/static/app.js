@@ -11,6 +11,7 @@
   const streams = new Map();
   const jobs = new Map();
   let playing = null; // {job, index}
+  let lost = false; // an event stream lost the server
 
   const authHeaders = () => (key ? { Authorization: 'Bearer ' + key } : {});
   const withKey = (url) => (key ? url + (url.includes('?') ? '&' : '?') + 'api_key=' + encodeURIComponent(key) : url);
@@ -136,17 +137,18 @@
   }
 
   function downloads(urls, name) {
-    return el('div', { class: 'downloads' }, Object.entries(urls).map(([fmt, url]) =>
+    return el('div', { class: 'downloads' }, el('span', { class: 'muted', text: 'Download:' }), Object.entries(urls).map(([fmt, url]) =>
       el('a', { class: 'button secondary', href: withKey(rel(url)), download: (name.replace(/\.[^.]*$/, '') || name) + '.' + fmt,
         'aria-label': 'Download ' + fmt + ' of ' + name, 'data-focus': 'dl-' + fmt + '-' + name }, fmt)));
   }
 
   function renderFile(job, file) {
     const label = 'progress of ' + file.name;
+    const single = job.files.length === 1; // the job's heading already names the file and its state
     return el('div', { class: 'file', 'data-index': file.index },
-      el('div', { class: 'file-line' },
+      single ? null : el('div', { class: 'file-line' },
         el('span', { class: 'file-name', text: file.name }),
-        el('span', { class: 'badge ' + file.status, text: file.phase && file.status === 'running' ? file.phase : file.status })),
+        el('span', { class: 'badge ' + file.status, text: state(file) })),
       el('progress', { max: '100', value: String(file.progress.percent), 'aria-label': label }),
       el('div', { class: 'numbers', text: numbers(file.progress, file.status) }),
       file.error ? el('div', { class: 'error', text: file.error }) : null,
@@ -156,6 +158,8 @@
         downloads(file.results, file.name)) : null);
   }
 
+  const state = (file) => (file.phase && file.status === 'running' ? file.status + ': ' + file.phase : file.status);
+
   function renderJob(job) {
     const when = new Date(job.created * 1000).toLocaleString();
     const active = !TERMINAL.includes(job.status);
@@ -163,7 +167,7 @@
       el('div', { class: 'job-head' },
         el('h3', { class: 'job-title' }, job.files.length === 1 ? job.files[0].name : job.files.length + ' files'),
         el('span', { class: 'when', text: when + ' · ' + (job.options.model || 'default model') }),
-        el('span', { class: 'badge ' + job.status, text: job.status + (job.files.length > 1 ? ' · ' + job.progress.percent + '%' : '') })),
+        el('span', { class: 'badge ' + job.status, text: job.files.length > 1 ? job.status + ' · ' + job.progress.percent + '%' : state(job.files[0]) })),
       job.files.length > 1 ? el('div', { class: 'numbers', text: 'All files: ' + numbers(job.progress, job.status) }) : null,
       job.files.map((file) => renderFile(job, file)),
       el('div', { class: 'actions' },
@@ -190,9 +194,12 @@
     const stop = () => { source.close(); streams.delete(id); };
     source.addEventListener('done', stop);
     source.addEventListener('error', (e) => {
-      if (e.data || source.readyState === EventSource.CLOSED) stop();
-      // otherwise the browser reconnects by itself (a restarted server resumes the job)
+      if (e.data || source.readyState === EventSource.CLOSED) { stop(); return; }
+      // the browser reconnects by itself, and a restarted server resumes the job: say so meanwhile
+      lost = true;
+      $('server-state').textContent = 'The server cannot be reached; reconnecting... (unfinished jobs resume when it is back)';
     });
+    source.addEventListener('open', () => { if (lost) { lost = false; loadInfo(); } });
   }
 
   async function act(id, action) {

@@ -1,0 +1,74 @@
+"""openai-whisper's Python API on mediakit: ``import mediakit.whisper as whisper`` runs code written for it.
+
+>>> import mediakit.whisper as whisper
+>>> model = whisper.load_model("base")                    # doctest: +SKIP
+>>> result = model.transcribe("audio.mp3")                # doctest: +SKIP
+>>> print(result["text"])                                 # doctest: +SKIP
+
+Submodules mirror openai-whisper's: ``audio``, ``decoding``, ``model``, ``timing``, ``tokenizer``,
+``transcribe``, ``utils``. The differences are listed in docs/openai-compat.md.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import List, Optional, Union
+
+import torch
+
+from mediakit import __version__
+
+from .audio import load_audio, log_mel_spectrogram, pad_or_trim
+from .decoding import DecodingOptions, DecodingResult, decode, detect_language
+from .model import ModelDimensions, Whisper
+from .transcribe import transcribe
+
+__all__ = [
+    "available_models", "load_model", "load_audio", "log_mel_spectrogram", "pad_or_trim", "DecodingOptions",
+    "DecodingResult", "decode", "detect_language", "ModelDimensions", "Whisper", "transcribe", "__version__",
+]  # fmt: skip
+
+#: openai-whisper's model names, in its order.
+_MODEL_NAMES = (
+    "tiny.en", "tiny", "base.en", "base", "small.en", "small", "medium.en", "medium",
+    "large-v1", "large-v2", "large-v3", "large", "large-v3-turbo", "turbo",
+)  # fmt: skip
+
+
+def available_models() -> List[str]:
+    """The official model names (each loads from an installed package or a cache, else downloads)."""
+    return list(_MODEL_NAMES)
+
+
+def load_model(
+    name: str,
+    device: Optional[Union[str, torch.device]] = None,
+    download_root: Optional[str] = None,
+    in_memory: bool = False,
+) -> Whisper:
+    """Load a model by official name or from a checkpoint path (``.pt``, CTranslate2 or Hugging Face folder).
+
+    ``device``: default CUDA when available, else the CPU. ``download_root``: where checkpoints are looked
+    for and downloaded (default: mediakit's cache, then openai-whisper's ``~/.cache/whisper``). ``in_memory``
+    is accepted for compatibility; mediakit maps the weights file instead of reading it whole.
+    """
+    from mediakit.config import ModelOptions
+    from mediakit.errors import StageNotFoundError
+    from mediakit.pipeline import load_model as load_stage
+
+    from ._host import plugin_manager
+
+    if device is None:
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    options = ModelOptions(
+        name=os.fspath(name),
+        device=str(device),
+        compute_type="auto",
+        model_dir=download_root if download_root is not None else os.environ.get("MEDIAKIT_MODEL_DIR"),
+    )
+    pm = plugin_manager()
+    try:
+        runtime = load_stage(pm, options)
+    except StageNotFoundError as err:
+        raise RuntimeError(f"Model {name} not found; available models = {available_models()}") from err
+    return Whisper._from_runtime(runtime, options, pm)

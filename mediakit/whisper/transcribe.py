@@ -8,7 +8,9 @@ with the temperature fallback, no repetition guard); mediakit's own (``vad``, ``
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import logging
 import os
 import warnings
 from typing import TYPE_CHECKING, Any, List, Optional, Tuple, Union
@@ -54,6 +56,44 @@ def _samples(audio: Union[str, os.PathLike, np.ndarray, torch.Tensor]):
     if isinstance(audio, np.ndarray):
         return np.ascontiguousarray(audio, dtype=np.float32)
     return os.fspath(audio)
+
+
+class _Printer(logging.Handler):
+    """Prints what the decoder logs as it goes (the detected language, each segment) as openai-whisper prints it."""
+
+    def __init__(self, segments: bool):
+        super().__init__(logging.INFO)
+        self.segments = segments
+        self.language_printed = False
+        self.segments_printed = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.name == "mediakit_decode.decoder" and record.msg.startswith("Detected language") and record.args:
+            code = record.args[0]
+            print(f"Detected language: {LANGUAGES.get(code, code).title()}")
+            self.language_printed = True
+        elif self.segments and record.name == "mediakit_decode.longform" and record.msg.startswith("[%s --> %s]"):
+            print(make_safe(record.getMessage()))
+            self.segments_printed += 1
+
+
+@contextlib.contextmanager
+def _printing(printer: _Printer | None):
+    """Route the decoder's INFO records to ``printer`` for the duration (not to the application's handlers)."""
+    if printer is None:
+        yield
+        return
+    logger = logging.getLogger("mediakit_decode")
+    level, propagate = logger.level, logger.propagate
+    logger.addHandler(printer)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    try:
+        yield
+    finally:
+        logger.removeHandler(printer)
+        logger.setLevel(level)
+        logger.propagate = propagate
 
 
 class _ProgressBar:
@@ -158,35 +198,38 @@ def transcribe(
         if user_progress is not None:
             user_progress(done, total)
 
+    printer = _Printer(segments=bool(verbose)) if verbose is not None else None
     loaded = LoadedModel(model._pm or _pm(), runtime, model._options or ModelOptions())
     try:
-        result = loaded.transcribe(
-            _samples(audio),
-            decoder=decoder,
-            progress=progress,
-            language=language,
-            temperature=temperature,
-            compression_ratio_threshold=compression_ratio_threshold,
-            logprob_threshold=logprob_threshold,
-            no_speech_threshold=no_speech_threshold,
-            condition_on_previous_text=condition_on_previous_text,
-            initial_prompt=initial_prompt,
-            carry_initial_prompt=carry_initial_prompt,
-            word_timestamps=word_timestamps,
-            prepend_punctuations=prepend_punctuations,
-            append_punctuations=append_punctuations,
-            clip_timestamps=clip_timestamps,
-            hallucination_silence_threshold=hallucination_silence_threshold,
-            **options,
-        )
+        with _printing(printer):
+            result = loaded.transcribe(
+                _samples(audio),
+                decoder=decoder,
+                progress=progress,
+                language=language,
+                temperature=temperature,
+                compression_ratio_threshold=compression_ratio_threshold,
+                logprob_threshold=logprob_threshold,
+                no_speech_threshold=no_speech_threshold,
+                condition_on_previous_text=condition_on_previous_text,
+                initial_prompt=initial_prompt,
+                carry_initial_prompt=carry_initial_prompt,
+                word_timestamps=word_timestamps,
+                prepend_punctuations=prepend_punctuations,
+                append_punctuations=append_punctuations,
+                clip_timestamps=clip_timestamps,
+                hallucination_silence_threshold=hallucination_silence_threshold,
+                verbose=bool(verbose),
+                **options,
+            )
     except InputError as err:
         raise RuntimeError(f"Failed to load audio: {err}") from err
     finally:
         bar.close()
 
-    if language is None and verbose is not None:
+    if language is None and verbose is not None and not printer.language_printed:
         print(f"Detected language: {LANGUAGES[result.language].title()}")
-    if verbose:
+    if verbose and printer.segments_printed == 0:  # a mode that does not report segments as it goes (batched)
         for segment in result.segments:
             line = f"[{format_timestamp(segment.start)} --> {format_timestamp(segment.end)}] {segment.text}"
             print(make_safe(line))

@@ -35,6 +35,37 @@ _MODEL_NAMES = (
 )  # fmt: skip
 
 
+def _official():
+    from mediakit_whisper import names
+
+    return {name: names.OFFICIAL[names.canonical(name)] for name in _MODEL_NAMES}
+
+
+def __getattr__(name: str):
+    # openai-whisper's module-level tables, which some programs read: name -> checkpoint URL / alignment heads
+    if name == "_MODELS":
+        return {n: m.url for n, m in _official().items()}
+    if name == "_ALIGNMENT_HEADS":
+        return {n: m.heads_mask for n, m in _official().items()}
+    raise AttributeError(f"module 'mediakit.whisper' has no attribute {name!r}")
+
+
+def _download(url: str, root: str, in_memory: bool) -> Union[bytes, str]:
+    """The checkpoint at an official ``url`` in ``root`` (downloaded and sha256-checked when missing):
+    its path, or its bytes with ``in_memory``."""
+    from pathlib import Path
+
+    from mediakit_whisper.locate import download_official
+
+    found = next((n for n, m in _official().items() if m.url == url), None)
+    if found is None:
+        raise RuntimeError(f"{url} is not an official Whisper checkpoint URL")
+    target = Path(root) / _official()[found].file
+    if not target.is_file():
+        target = download_official(found, Path(root))
+    return target.read_bytes() if in_memory else str(target)
+
+
 def available_models() -> List[str]:
     """The official model names (each loads from an installed package or a cache, else downloads)."""
     return list(_MODEL_NAMES)

@@ -16,6 +16,10 @@ def test_available_models_and_unknown_name(whisper):
     assert {"tiny.en", "base", "large-v3", "turbo"} <= set(names) and names[0] == "tiny.en"
     with pytest.raises(RuntimeError, match="not found; available models"):
         whisper.load_model("no-such-model")
+    assert list(whisper._MODELS) == names and whisper._MODELS["base"].endswith("/base.pt")
+    assert whisper._MODELS["turbo"] == whisper._MODELS["large-v3-turbo"] and set(whisper._ALIGNMENT_HEADS) == set(names)
+    with pytest.raises(RuntimeError, match="not an official"):
+        whisper._download("https://example.invalid/x.pt", "/tmp", False)
 
 
 def test_attributes(whisper, tiny_en):

@@ -76,12 +76,17 @@ def load_model(
     device: Optional[Union[str, torch.device]] = None,
     download_root: Optional[str] = None,
     in_memory: bool = False,
+    *,
+    compute_type: str = "auto",
+    threads: int = 0,
 ) -> Whisper:
     """Load a model by official name or from a checkpoint path (``.pt``, CTranslate2 or Hugging Face folder).
 
     ``device``: default CUDA when available, else the CPU. ``download_root``: where checkpoints are looked
     for and downloaded (default: mediakit's cache, then openai-whisper's ``~/.cache/whisper``). ``in_memory``
     is accepted for compatibility; mediakit maps the weights file instead of reading it whole.
+    mediakit's own: ``compute_type`` (auto, float32, mixed, float16, bfloat16, int8) and ``threads``
+    (torch CPU threads; 0 leaves torch's setting).
     """
     from mediakit.config import ModelOptions
     from mediakit.errors import StageNotFoundError
@@ -94,7 +99,8 @@ def load_model(
     options = ModelOptions(
         name=os.fspath(name),
         device=str(device),
-        compute_type="auto",
+        compute_type=compute_type,
+        threads=threads,
         model_dir=download_root if download_root is not None else os.environ.get("MEDIAKIT_MODEL_DIR"),
     )
     pm = plugin_manager()

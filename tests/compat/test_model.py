@@ -36,6 +36,13 @@ def test_attributes(whisper, tiny_en):
     assert tiny_en.alignment_heads.is_sparse and tiny_en.alignment_heads.shape == (4, 6)
 
 
+def test_mediakit_load_options(whisper):
+    from mediakit.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="compute type"):
+        whisper.load_model("tiny.en", device="cpu", compute_type="float8")
+
+
 def test_encoder_and_decoder_are_callable(whisper, tiny_en):
     mel = torch.zeros(1, 80, 3000)
     with torch.no_grad():

@@ -85,6 +85,8 @@ def test_options_reach_mediakit_stages(whisper, tiny_en, jfk_path):
         tiny_en.transcribe(jfk_path, fp16=False, progress=lambda done, total: seen.append((done, total)),
                            vad=True)  # fmt: skip
         assert seen and seen[-1][0] == pytest.approx(seen[-1][1], abs=0.02)
+        batched = tiny_en.transcribe(jfk_path, fp16=False, batch_size=2)
+        assert "your country" in batched["text"] and batched["segments"]
 
 
 def test_language_names_and_unsupported(whisper, tiny_en, jfk_path):

@@ -18,6 +18,7 @@ import torch
 
 from mediakit import __version__
 
+from . import audio, decoding, model, timing, tokenizer, utils  # noqa: F401 (whisper.timing... as openai's import gives)
 from .audio import load_audio, log_mel_spectrogram, pad_or_trim
 from .decoding import DecodingOptions, DecodingResult, decode, detect_language
 from .model import ModelDimensions, Whisper

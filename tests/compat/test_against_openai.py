@@ -91,3 +91,31 @@ def test_decodings_match(tiny_en, openai_tiny_en, whisper, jfk_path):
         theirs = openai.decode(openai_tiny_en, mel, openai.DecodingOptions(language="en", fp16=False, **fields))
         assert ours.tokens == theirs.tokens and ours.text == theirs.text
         assert ours.no_speech_prob == pytest.approx(theirs.no_speech_prob, abs=1e-4)
+
+
+def _parameters(function):
+    import inspect
+
+    return [(p.name, p.kind, repr(p.default)) for p in inspect.signature(function).parameters.values()]
+
+
+def test_signatures_and_dataclasses_match(whisper):
+    pairs = [
+        (whisper.load_audio, openai.load_audio), (whisper.pad_or_trim, openai.pad_or_trim),
+        (whisper.log_mel_spectrogram, openai.log_mel_spectrogram), (whisper.decode, openai.decode),
+        (whisper.detect_language, openai.detect_language), (whisper.transcribe, openai.transcribe),
+        (whisper.tokenizer.get_tokenizer, openai.tokenizer.get_tokenizer),
+        (whisper.utils.get_writer, openai.utils.get_writer), (whisper.utils.format_timestamp, openai.utils.format_timestamp),
+        (whisper.timing.find_alignment, openai.timing.find_alignment),
+        (whisper.timing.add_word_timestamps, openai.timing.add_word_timestamps),
+        (whisper.timing.median_filter, openai.timing.median_filter), (whisper.timing.dtw_cpu, openai.timing.dtw_cpu),
+    ]  # fmt: skip
+    for ours, theirs in pairs:
+        assert _parameters(ours) == _parameters(theirs), ours.__qualname__
+    # load_model: openai's parameters first, then mediakit's keyword-only extras
+    assert _parameters(whisper.load_model)[:4] == _parameters(openai.load_model)
+    for ours, theirs in [(whisper.DecodingOptions, openai.DecodingOptions), (whisper.DecodingResult, openai.DecodingResult),
+                         (whisper.ModelDimensions, openai.ModelDimensions)]:  # fmt: skip
+        ours_fields = [(f.name, f.default) for f in dataclasses.fields(ours)]
+        theirs_fields = [(f.name, f.default) for f in dataclasses.fields(theirs)]
+        assert str(ours_fields) == str(theirs_fields), ours.__name__  # str: nan defaults compare equal

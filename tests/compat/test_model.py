@@ -73,3 +73,17 @@ def test_model_from_dims_and_state_dict(whisper, tiny_en, jfk_path, jfk_result):
     assert [w["start"] for s in ours["segments"] for w in s["words"]] == [
         w["start"] for s in reference["segments"] for w in s["words"]
     ]
+
+
+def test_submodules_are_attributes_after_one_import():
+    """``import whisper`` gives whisper.audio, .decoding, .model, .timing, .tokenizer, .utils: so must ours."""
+    import subprocess
+    import sys
+
+    code = (
+        "import mediakit.whisper as whisper\n"
+        "for name in ('audio', 'decoding', 'model', 'timing', 'tokenizer', 'utils'):\n"
+        "    getattr(whisper, name)\n"
+        "assert callable(whisper.transcribe) and whisper.tokenizer.LANGUAGES['en'] == 'english'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -99,3 +99,13 @@ def test_unreadable_file_is_a_runtime_error(tiny_en, tmp_path):
     bad.write_bytes(b"RIFF nonsense")
     with pytest.raises(RuntimeError, match="Failed to load audio"):
         tiny_en.transcribe(str(bad), fp16=False)
+
+
+def test_verbose_language_detection(base, jfk_path, capsys):
+    result = base.transcribe(jfk_path, verbose=True, fp16=False)
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0] == "Detecting language using up to the first 30 seconds. Use `--language` to specify the language"
+    assert printed[1] == "Detected language: English" and result["language"] == "en"
+    assert len(printed) == 2 + len(result["segments"]) and printed[2].startswith("[00:00.000 --> ")
+    base.transcribe(jfk_path, verbose=None, fp16=False, language="en")
+    assert capsys.readouterr().out == ""

@@ -175,11 +175,18 @@ def decode_windows(
     temperature: float,
     without_timestamps: bool,
     generator: torch.Generator | None = None,
+    *,
+    prefix: Sequence[int] = (),
+    sample_len: int | None = None,
 ) -> list[WindowResult]:
-    """Decode every window of ``batch`` at ``temperature``: beam search at 0 (when beam_size > 1), else sampling."""
+    """Decode every window of ``batch`` at ``temperature``: beam search at 0 (when beam_size > 1), else sampling.
+
+    ``prefix``: tokens placed after the start sequence as if already sampled (not part of the results);
+    ``sample_len``: the most tokens to sample per window (default: half the text context).
+    """
     runtime = batch.runtime
     n_ctx = runtime.dims.n_text_ctx
-    tokens = initial_tokens(tokenizer, prompt, without_timestamps, n_ctx)
+    tokens = initial_tokens(tokenizer, prompt, without_timestamps, n_ctx) + list(prefix)
     sot_index = tokens.index(tokenizer.sot)
     n_windows = batch.size
     if temperature == 0 and options.beam_size is not None and options.beam_size > 1:
@@ -206,7 +213,7 @@ def decode_windows(
     most = torch.get_num_threads()
     tune = device.type == "cpu" and n_rows <= SMALL_DECODE_ROWS and most > 1
     try:
-        for i in range(n_ctx // 2):
+        for i in range(sample_len or n_ctx // 2):
             timed = tune and column is not None  # the first step reuses the prompt's logits: nothing to time
             if timed:
                 threads = _STEP_THREADS.next(most)

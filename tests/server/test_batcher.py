@@ -117,3 +117,18 @@ def test_closing_answers_the_waiting_items():
     first.join(10)
     with pytest.raises(BatcherClosed):
         batcher.decode("k", "b", 1, recorder)
+
+
+def test_the_server_batch_size_is_the_default_a_prompt_or_a_field_overrides():
+    from mediakit.server.forms import parse_request
+    from mediakit.server.uploads import UploadedForm
+
+    def batch_size(*fields, default=4):
+        form = UploadedForm(fields=list(fields), path="/tmp/clip.wav", filename="clip.wav")
+        return parse_request(form, "transcribe", (), None, default).decode.batch_size
+
+    assert batch_size() == 4
+    assert batch_size(default=0) == 0  # no --batch_size: the default mode, as before
+    assert batch_size(("prompt", "Kennedy")) == 0  # batched mode has no prompt
+    assert batch_size(("batch_size", "0")) == 0
+    assert batch_size(("prompt", "Kennedy"), ("batch_size", "2")) == 2

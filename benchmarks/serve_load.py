@@ -126,8 +126,13 @@ def run_cli(model: str, clips: list[tuple[Path, float]], threads: int) -> Outcom
         if threads:
             command += ["--threads", str(threads)]
         started = time.perf_counter()
-        subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        _, status, usage = os.wait4(process.pid, 0)  # this child's own peak RSS
         out.wall = time.perf_counter() - started
+        process.returncode = os.waitstatus_to_exitcode(status)
+        if process.returncode:
+            raise RuntimeError(f"mediakit transcribe exited with {process.returncode}")
+        out.rss_mb = usage.ru_maxrss / 1024  # KiB on Linux
     out.audio = sum(d for _, d in clips)
     out.latencies = [out.wall]
     return out

@@ -13,8 +13,9 @@ and window options: :func:`chunk_key`) are decoded by :func:`decode_chunks` in o
 
 So an input's tokens are those of the same input decoded on its own. What may differ is the last bits
 of the float scores (``avg_logprob``, ``no_speech_prob``): the matrix library rounds a row's dot
-products differently depending on how many rows a step carries, which already varies within one
-input as its windows finish at different steps.
+products differently depending on how many rows a step carries and how many threads run it, which
+already varies within one input (windows finish at different steps; the thread count is chosen by
+timing, see ``window.StepThreads``).
 """
 
 from __future__ import annotations

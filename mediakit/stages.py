@@ -5,7 +5,7 @@ A plugin's stage objects need not inherit from these; they only need the attribu
 
 from __future__ import annotations
 
-from typing import Callable, Protocol, TextIO, runtime_checkable
+from typing import Any, Callable, Hashable, Protocol, Sequence, TextIO, runtime_checkable
 
 from .config import DecodeOptions, DemuxOptions, ModelOptions, WriterOptions
 from .records import Audio, FeatureSpec, Features, MediaInfo, ModelInfo, ProgressCallback, Transcript
@@ -50,6 +50,25 @@ class Decoder(Protocol):
 
     def decode(self, model: Model, features: Features, progress: ProgressCallback | None = None) -> Transcript:
         """Decode one input. ``progress(seconds_done, seconds_total)`` is called as decoding advances."""
+
+    # Optional: ``with_batcher(batcher: Batcher) -> Decoder``, the same decoder handing the parts of its
+    # work that may be batched with other inputs' to ``batcher`` (see :class:`Batcher`). A host that
+    # decodes several inputs at once (``mediakit serve --batch_size``) calls it when it is there.
+
+
+@runtime_checkable
+class Batcher(Protocol):
+    """Decodes work items of concurrent decodings together (a host service, e.g. ``mediakit serve``'s).
+
+    A decoder calls :meth:`decode` from the thread decoding its input; the batcher gathers items of other
+    threads with an equal ``key``, calls ``decode_many`` once for them all, and hands each caller its own
+    result. Items with equal keys must be decodable together, and ``decode_many`` must give each item the
+    result it gives that item alone: only the decoder knows when that holds, so it chooses the keys.
+    """
+
+    def decode(self, key: Hashable, item: Any, size: int, decode_many: Callable[[Sequence[Any]], Sequence[Any]]) -> Any:
+        """``decode_many([item, ...])[i]`` for this ``item``, decoded with others of the same ``key``;
+        ``size`` is its share of a batch (windows). Raises what decoding this item raised."""
 
 
 @runtime_checkable

@@ -28,7 +28,8 @@ def serve(
     access_log: Annotated[bool, _opt("--access_log/--no_access_log", help="One log line per request.", rich_help_panel=SERVER)] = True,
     max_upload_mb: Annotated[float, _opt("--max_upload_mb", help="Larger uploads get 413; 0 = no limit.", rich_help_panel=LIMITS)] = 1024.0,
     max_queue: Annotated[int, _opt("--max_queue", help="Requests that may wait for a worker; more get 429 with Retry-After.", rich_help_panel=LIMITS)] = 16,
-    workers: Annotated[int, _opt("--workers", help="Inference threads sharing the loaded models.", rich_help_panel=LIMITS)] = 1,
+    workers: Annotated[Optional[int], _opt("--workers", help="Inference threads sharing the loaded models [default: 1, or N with --batch_size N].", rich_help_panel=LIMITS, show_default=False)] = None,
+    batch_size: Annotated[int, _opt("--batch_size", help="Decode up to N speech windows of any concurrent requests at once (requests use batched mode unless they send batch_size=0 or a prompt); 0 = each request alone.", rich_help_panel=LIMITS)] = 0,
     retry_after: Annotated[int, _opt("--retry_after", help="Seconds a 429 or 503 asks clients to wait.", rich_help_panel=LIMITS)] = 5,
     tmp_dir: Annotated[Optional[str], _opt("--tmp_dir", help="Where uploads are spooled [default: the system's temp dir].", rich_help_panel=LIMITS)] = None,
     threads: Annotated[int, _opt("--threads", help="CPU threads for torch; 0 = torch's default.", rich_help_panel=MODEL)] = 0,
@@ -46,6 +47,8 @@ def serve(
         from ..server.settings import ServerSettings, api_key_from_env
     except ModuleNotFoundError as err:
         raise ConfigError(f"mediakit serve needs the server extra ({err.name} is missing): pip install 'mediakit[server]'") from err
+    if batch_size < 0:
+        raise ConfigError(f"--batch_size must not be negative, got {batch_size}")
     gc.enable()  # main() starts without the collector; a server runs for days
     names = tuple(dict.fromkeys(part.strip() for item in model for part in item.split(",") if part.strip()))
     settings = ServerSettings(
@@ -56,7 +59,8 @@ def serve(
         allow_no_key=allow_no_key,
         max_upload_mb=max_upload_mb,
         max_queue=max_queue,
-        workers=workers,
+        workers=workers if workers is not None else max(1, batch_size),
+        batch_size=batch_size,
         threads=threads,
         device=device,
         compute_type=compute_type,

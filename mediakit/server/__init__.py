@@ -25,5 +25,8 @@ inside this package. Modules, and the internal interface other server features (
   streamed to a temporary file (413 past the limit); call ``form.cleanup()`` when done.
 - :mod:`.forms` -- ``parse_request(form, task, formats)``: OpenAI's fields and mediakit's extras.
 - :mod:`.responses` -- json / verbose_json / text / any writer plugin's format; SSE events.
+- :mod:`.batching` -- ``SharedBatcher(size)``: with ``--batch_size`` the engine hands every decoder that
+  takes one (``with_batcher``) this batcher, bound to its request's cancel flag; it decodes the windows
+  of concurrent requests together on one thread (see docs/server.md, "Shared batches").
 - :mod:`.metrics` -- Prometheus text for ``/metrics``. :mod:`.run` -- ``serve(settings)`` on uvicorn.
 """

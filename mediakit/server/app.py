@@ -263,7 +263,7 @@ async def _audio(request: Request, task: str) -> Response:
     form = await receive_form(request, app.state.upload_dir, settings.max_upload_bytes)
     owned = True  # the temporary file is removed here unless a stream takes it over
     try:
-        parsed = parse_request(form, task, _formats(engine), settings.vad)
+        parsed = parse_request(form, task, _formats(engine), settings.vad, settings.batch_size)
         model = engine.resolve_model(parsed.model)
         work = Work(form.path or "", model, parsed.decode, parsed.demux, parsed.decoder)
         stages = engine.stages(work)

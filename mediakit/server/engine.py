@@ -9,6 +9,10 @@ run and ``max_queue`` wait, first come first served. It goes through mediakit's 
 Cancelling: each :class:`Work` carries a :class:`threading.Event`; the decoder's progress callback
 (called after every window) raises :class:`Cancelled` once it is set, so an abandoned request stops
 within one window and frees its worker.
+
+With ``batch_size`` N > 0 (``--batch_size``), requests decode in batched mode by default, and the
+windows of concurrent requests are decoded together by one :class:`~.batching.SharedBatcher`
+(handed to every decoder that takes one, see :meth:`Engine.stages`).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from ..config import DecodeOptions, DemuxOptions
 from ..errors import InputError, MediakitError, ModelNotFoundError
 from ..pipeline import Stages, decoder_registry, demux, make_featurizer, transcribe_audio
 from ..records import Audio, Transcript
+from .batching import SharedBatcher
 from .settings import DEFAULT_ALIASES, ServerSettings
 
 log = logging.getLogger(__name__)
@@ -136,6 +141,7 @@ class Engine:
         )
         self._router = _SegmentRouter()
         self._closed = False
+        self.batcher = SharedBatcher(settings.batch_size) if settings.batch_size > 0 else None
 
     # -- loading --------------------------------------------------------------------------------------
     def _load(self, name: str) -> LoadedModel:
@@ -204,9 +210,12 @@ class Engine:
         return self.models[name]
 
     def stages(self, work: Work) -> Stages:
-        """The stages for one request; the decoder checks the options here (ConfigError for a bad one)."""
+        """The stages for one request; the decoder checks the options here (ConfigError for a bad one).
+        With a shared batcher, a decoder that takes one (``with_batcher``) gets it, bound to ``work``."""
         loaded = self.loaded(work.model)
         decoder = decoder_registry(loaded.pm).get(work.decoder).factory(work.decode)
+        if self.batcher is not None and callable(getattr(decoder, "with_batcher", None)):
+            decoder = decoder.with_batcher(self.batcher.bind(_cancel_check(work)))
         return Stages(loaded.pm, loaded.model, make_featurizer(loaded.pm, loaded.model), decoder, (), work.demux)
 
     # -- the queue --------------------------------------------------------------------------------------
@@ -287,7 +296,16 @@ class Engine:
         with self._lock:
             self._closed = True
         self._executor.shutdown(wait=False, cancel_futures=True)
+        if self.batcher is not None:
+            self.batcher.close()
         logging.getLogger(SEGMENT_LOGGER).removeHandler(self._router)
+
+
+def _cancel_check(work: Work) -> Callable[[], BaseException | None]:
+    def cancelled() -> BaseException | None:
+        return Cancelled("cancelled while its windows waited for a shared batch") if work.cancel.is_set() else None
+
+    return cancelled
 
 
 def decode_options(**options: Any) -> DecodeOptions:

@@ -139,8 +139,11 @@ def list_values(values: list[str]) -> list[str]:
     return out
 
 
-def parse_request(form: UploadedForm, task: str, formats: tuple[str, ...], default_vad: bool | None = None) -> AudioRequest:
-    """Check the fields of ``form`` for ``task`` (transcribe or translate); 400 names a bad field."""
+def parse_request(
+    form: UploadedForm, task: str, formats: tuple[str, ...], default_vad: bool | None = None, default_batch_size: int = 0
+) -> AudioRequest:
+    """Check the fields of ``form`` for ``task`` (transcribe or translate); 400 names a bad field.
+    ``default_vad`` and ``default_batch_size`` are the server's defaults for the ``vad`` and ``batch_size`` fields."""
     known = TRANSCRIPTION_FIELDS if task == "transcribe" else TRANSLATION_FIELDS
     grouped: dict[str, list[str]] = {}
     for name, value in form.fields:
@@ -185,13 +188,14 @@ def parse_request(form: UploadedForm, task: str, formats: tuple[str, ...], defau
             param="stream", code="invalid_value",
         )  # fmt: skip
 
-    decode: dict[str, Any] = {"task": task, "vad": default_vad}
+    decode: dict[str, Any] = {"task": task, "vad": default_vad, "batch_size": max(0, default_batch_size)}
     language = one("language")
     if language and language.strip():
         decode["language"] = language.strip()
     prompt = one("prompt")
     if prompt and prompt.strip():
         decode["initial_prompt"] = prompt
+        decode["batch_size"] = 0  # batched mode has no prompt: the server's default gives way (a batch_size field does not)
     temperature = 0.0
     if one("temperature") is not None:
         temperature = _float("temperature", one("temperature") or "")

@@ -66,6 +66,25 @@ class Metrics:
             ]
             for name, seconds in engine.load_seconds.items():
                 lines.append(f'mediakit_model_load_seconds{{model="{_escape(name)}"}} {seconds:.3f}')
+            if engine.batcher is not None:
+                b = engine.batcher.stats
+                lines += [
+                    "# HELP mediakit_batch_queue_depth Requests' windows waiting for the shared batcher.",
+                    "# TYPE mediakit_batch_queue_depth gauge",
+                    f"mediakit_batch_queue_depth {engine.batcher.waiting}",
+                    "# HELP mediakit_batches_total Batches the shared batcher decoded (--batch_size).",
+                    "# TYPE mediakit_batches_total counter",
+                    f"mediakit_batches_total {b.batches}",
+                    "# HELP mediakit_batches_shared_total Batches that held windows of more than one request.",
+                    "# TYPE mediakit_batches_shared_total counter",
+                    f"mediakit_batches_shared_total {b.shared}",
+                    "# HELP mediakit_batch_windows_total Windows decoded in shared batches.",
+                    "# TYPE mediakit_batch_windows_total counter",
+                    f"mediakit_batch_windows_total {b.windows}",
+                    "# HELP mediakit_batch_seconds_total Seconds the shared batcher spent decoding.",
+                    "# TYPE mediakit_batch_seconds_total counter",
+                    f"mediakit_batch_seconds_total {b.seconds:.3f}",
+                ]
             lines += [
                 "# HELP mediakit_ready 1 once every model is loaded.",
                 "# TYPE mediakit_ready gauge",

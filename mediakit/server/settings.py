@@ -24,7 +24,7 @@ class ServerSettings:
     compute_type: str = "auto"  # auto, float32, float16, bfloat16, int8
     model_dir: str | None = None  # model cache; None = MEDIAKIT_MODEL_DIR or ~/.cache/mediakit
     vad: bool | None = None  # server default for the vad field; None = decoder's default (off unless batched)
-    batch_window: float = 0.0  # reserved: seconds to wait to decode windows of concurrent requests together
+    batch_size: int = 0  # > 0: batched mode by default, and up to this many windows of any requests decoded at once
     tmp_dir: str | None = None  # where uploads are spooled; None = the system's temp dir
     retry_after: int = 5  # seconds a 429 or 503 asks the client to wait
     access_log: bool = True  # one line per request on the mediakit.server.access logger

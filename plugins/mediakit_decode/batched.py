@@ -2,6 +2,7 @@
 
 Like faster-whisper's BatchedInferencePipeline: no previous-text conditioning, so windows are
 independent; the encoder runs once per batch and beam search runs over all windows' beams at once.
+Given a batcher, a batch may also carry windows of other inputs (:mod:`.shared`).
 """
 
 from __future__ import annotations
@@ -10,13 +11,14 @@ import logging
 from collections import deque
 
 from mediakit.records import Features, ProgressCallback
+from mediakit.stages import Batcher
 
-from .fallback import decode_with_fallback
 from .job import Job
 from .longform import log_segment
 from .segments import Draft, split_window
+from .shared import Chunk, decode_chunk
 from .timing import add_word_timestamps
-from .window import WindowBatch, WindowResult
+from .window import WindowResult
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +60,10 @@ def transcribe_batched(
     features: Features,
     windows: list[tuple[int, int]],
     progress: ProgressCallback | None = None,
+    batcher: Batcher | None = None,
 ) -> list[Draft]:
-    """Decode the frame ranges ``windows`` (each <= one window long) in batches of ``batch_size``."""
+    """Decode the frame ranges ``windows`` (each <= one window long) in batches of ``batch_size``;
+    with a ``batcher``, each batch may be decoded together with other inputs' (see :mod:`.shared`)."""
     options, tokenizer = job.options, job.tokenizer
     fps = job.frames_per_second
     total = features.content_frames / fps
@@ -69,11 +73,10 @@ def transcribe_batched(
     reached = 0.0  # the end of the furthest first-round window decoded
     while queue:
         chunk = [queue.popleft() for _ in range(min(size, len(queue)))]
-        audio_features = job.encode_ranges(features.mel, [(s, e - s) for s, e, _ in chunk])  # (B, A, d)
-        batch = WindowBatch(job.runtime, audio_features, _open_until(job, chunk))
-        results = decode_with_fallback(
-            batch, tokenizer, options, job.filters, [], options.without_timestamps, job.generator
-        )
+        limits = _open_until(job, chunk)
+        ranges = tuple((s, e - s) for s, e, _ in chunk)
+        request = Chunk(job, features.mel, ranges, None if limits is None else tuple(limits))
+        audio_features, results = decode_chunk(request, batcher)  # (B, A, d), one result per window
         for row, ((start, end, round_index), result) in enumerate(zip(chunk, results)):
             if round_index == 0:
                 reached = max(reached, end / fps)

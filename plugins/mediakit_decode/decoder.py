@@ -10,6 +10,7 @@ import torch
 from mediakit.config import BATCHED_VAD, DecodeOptions, VadOptions
 from mediakit.errors import ConfigError, StageError
 from mediakit.records import Features, ProgressCallback, Segment, Transcript, Word
+from mediakit.stages import Batcher
 
 from .batched import transcribe_batched
 from .job import Job
@@ -62,8 +63,14 @@ def intersect(a: list[tuple[int, int]], b: list[tuple[int, int]]) -> list[tuple[
 class WhisperDecoder:
     """openai-whisper's decoding for a Whisper runtime, plus VAD, a repetition guard and batching."""
 
-    def __init__(self, options: DecodeOptions):
+    def __init__(self, options: DecodeOptions, batcher: Batcher | None = None):
         self.options = check_options(options)
+        self.batcher = batcher
+
+    def with_batcher(self, batcher: Batcher | None) -> "WhisperDecoder":
+        """This decoder, with batched mode's windows decoded through ``batcher`` together with other
+        inputs' (``mediakit serve --batch_size``); the tokens are those decoded alone."""
+        return WhisperDecoder(self.options, batcher)
 
     def decode(self, model, features: Features, progress: ProgressCallback | None = None) -> Transcript:
         if not hasattr(model, "get_tokenizer") or not hasattr(model, "new_state"):
@@ -108,7 +115,7 @@ class WhisperDecoder:
         job = Job.create(model, tokenizer, options, primed)
 
         if options.batch_size > 0:
-            drafts = transcribe_batched(job, features, clips, progress)
+            drafts = transcribe_batched(job, features, clips, progress, self.batcher)
             text_tokens = [t for d in drafts for t in d.tokens if t < tokenizer.eot]
             text = tokenizer.decode(text_tokens)
         else:

@@ -49,6 +49,11 @@ def trim_loop(result: WindowResult, tokenizer) -> WindowResult:
     return replace(result, tokens=tokens, text=text, compression_ratio=compression_ratio(text), trimmed_loop=True)
 
 
+def ladder(options: DecodeOptions) -> tuple[float, ...]:
+    """The temperatures to try, in order."""
+    return tuple(options.temperature) or (0.0,)
+
+
 def decode_with_fallback(
     batch: WindowBatch,
     tokenizer,
@@ -59,11 +64,36 @@ def decode_with_fallback(
     generator: torch.Generator | None = None,
 ) -> list[WindowResult]:
     """Each window's result at the first temperature of the ladder that passes, else at the last one."""
-    temperatures = tuple(options.temperature) or (0.0,)
-    results: list[WindowResult | None] = [None] * batch.size
-    pending = list(range(batch.size))
-    current, current_index = batch, pending
-    for temperature in temperatures:
+    first = decode_windows(batch, tokenizer, options, filters, prompt, ladder(options)[0], without_timestamps, generator)
+    return fall_back(batch, range(batch.size), first, tokenizer, options, filters, prompt, without_timestamps, generator)
+
+
+def fall_back(
+    batch: WindowBatch,
+    windows: Sequence[int],
+    first: Sequence[WindowResult],
+    tokenizer,
+    options: DecodeOptions,
+    filters: Sequence[LogitFilter],
+    prompt: Sequence[int],
+    without_timestamps: bool,
+    generator: torch.Generator | None = None,
+) -> list[WindowResult]:
+    """The rest of the ladder for the windows ``windows`` of ``batch``, whose results at the ladder's first
+    temperature are ``first``: the windows that failed are decoded again, hotter, until they pass.
+
+    Only these windows take part (and only they draw from ``generator``), so the outcome is the same
+    whether ``batch`` holds just them or the windows of other inputs too (see :mod:`.shared`).
+    """
+    temperatures = ladder(options)
+    results: dict[int, WindowResult] = dict(zip(windows, first))
+    pending = [w for w in windows if needs_fallback(results[w], options, options.repetition_guard, tokenizer.eot)]
+    if pending and len(temperatures) > 1:
+        log.debug("temperature %.1f failed for %d window(s); falling back", temperatures[0], len(pending))
+    current, current_index = batch, list(range(batch.size))
+    for temperature in temperatures[1:]:
+        if not pending:
+            break
         if pending != current_index:
             current, current_index = batch.subset(pending), pending
         decoded = decode_windows(
@@ -77,9 +107,7 @@ def decode_with_fallback(
         if still and temperature != temperatures[-1]:
             log.debug("temperature %.1f failed for %d window(s); falling back", temperature, len(still))
         pending = still
-        if not pending:
-            break
-    final = [r for r in results if r is not None]
+    final = [results[w] for w in windows]
     if options.repetition_guard:
         final = [trim_loop(r, tokenizer) for r in final]
     return final

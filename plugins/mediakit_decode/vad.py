@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import functools
 import logging
+import threading
 
 import numpy as np
 
@@ -15,8 +15,20 @@ log = logging.getLogger(__name__)
 VAD_SAMPLE_RATE = 16000
 
 
-@functools.lru_cache(maxsize=1)
+_per_thread = threading.local()
+
+
 def _silero():
+    """Silero's model and its ``get_speech_timestamps``, one model per thread: the model keeps its
+    recurrent state between calls (``get_speech_timestamps`` resets it and then feeds it 32 ms at a
+    time), so two threads sharing one (a server's workers) would each corrupt the other's regions."""
+    loaded = getattr(_per_thread, "silero", None)
+    if loaded is None:
+        loaded = _per_thread.silero = _load_silero()
+    return loaded
+
+
+def _load_silero():
     """Silero's model and its ``get_speech_timestamps``. The model runs through ONNX Runtime when it is
     installed (twice as fast: the model runs once per 32 ms of audio, and onnxruntime's call costs half
     of TorchScript's), else TorchScript; the regions are the same.

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections import deque
 
-from mediakit.records import Features, ProgressCallback
+from mediakit.records import ProgressCallback
 
 from .fallback import decode_with_fallback
 from .job import Job
@@ -55,21 +55,22 @@ MIN_REST = 1.0
 
 def transcribe_batched(
     job: Job,
-    features: Features,
+    source,
     windows: list[tuple[int, int]],
     progress: ProgressCallback | None = None,
 ) -> list[Draft]:
-    """Decode the frame ranges ``windows`` (each <= one window long) in batches of ``batch_size``."""
+    """Decode the frame ranges ``windows`` (each <= one window long) of a feature source (:mod:`.source`)
+    in batches of ``batch_size``."""
     options, tokenizer = job.options, job.tokenizer
     fps = job.frames_per_second
-    total = features.content_frames / fps
+    total = source.content_frames / fps
     drafts: list[Draft] = []
     size = max(1, options.batch_size)
     queue = deque((start, end, 0) for start, end in windows)  # (first frame, end frame, round)
     reached = 0.0  # the end of the furthest first-round window decoded
     while queue:
         chunk = [queue.popleft() for _ in range(min(size, len(queue)))]
-        audio_features = job.encode_ranges(features.mel, [(s, e - s) for s, e, _ in chunk])  # (B, A, d)
+        audio_features = job.encode_ranges(source, [(s, e - s) for s, e, _ in chunk])  # (B, A, d)
         batch = WindowBatch(job.runtime, audio_features, _open_until(job, chunk))
         results = decode_with_fallback(
             batch, tokenizer, options, job.filters, [], options.without_timestamps, job.generator

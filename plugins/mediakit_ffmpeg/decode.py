@@ -120,9 +120,18 @@ class AudioStream:
                 assert run.proc is not None and run.proc.stdout is not None
                 if self._stopped.is_set():
                     run.proc.kill()
-                yield from iter_samples(run.proc.stdout, eager=live)
-        if not self._stopped.is_set():
-            _check_run(run, self.source, readable, audio_stream)
+                read = 0
+                for chunk in iter_samples(run.proc.stdout, eager=live):
+                    read += len(chunk)
+                    yield chunk
+        if self._stopped.is_set():
+            return
+        if live and read:
+            # a live input ends however it ends: a dropped connection, a cut pipe, ffmpeg stopped by the same Ctrl-C
+            if run.returncode != 0:
+                logger.warning("%s: the stream ended: %s", self.source, run.cause(ffmpeg_input(readable), readable))
+            return
+        _check_run(run, self.source, readable, audio_stream)
 
 
 class _as_is:

@@ -22,6 +22,8 @@ import logging
 import os
 import tempfile
 import threading
+import time
+from collections import deque
 from typing import Iterable
 
 import numpy as np
@@ -149,10 +151,12 @@ class MelStream:
         self._pending_count = 0
         self._peaks: list[float] = []  # per block: the maximum up to and including it
         self._ended = False
+        self._finishing = False  # the last blocks (into the padding) are being added: frames are not content
         self._error: BaseException | None = None
         self._stop = threading.Event()
         self._changed = threading.Condition()
         self._thread: threading.Thread | None = None
+        self._arrivals: deque[tuple[int, float]] = deque(maxlen=1 << 14)  # (samples read, when), live only
         if live:
             self._thread = threading.Thread(target=self._read_all, name="mediakit-live-features", daemon=True)
             self._thread.start()
@@ -181,7 +185,7 @@ class MelStream:
 
     def wait(self, frame: int) -> int:
         with self._changed:
-            while not self._ended and self._store.n_frames < frame and self._error is None:
+            while not self._ended and (self._store.n_frames < frame or self._finishing) and self._error is None:
                 self._changed.wait(0.25)
             if self._error is not None:
                 error, self._error = self._error, None
@@ -201,6 +205,14 @@ class MelStream:
     def release(self, frame: int) -> None:
         with self._changed:
             self._store.release(frame, frame * self.spec.hop_length - self._edge)
+
+    def heard_at(self, sample: int) -> float | None:
+        """``time.monotonic()`` when sample ``sample`` of a live input was read (None: not live, or too long ago)."""
+        with self._changed:
+            for count, when in self._arrivals:
+                if count >= sample:
+                    return when
+        return None
 
     def stop(self) -> None:
         """End a live input here: what was read is decoded, nothing more is read (any thread)."""
@@ -242,6 +254,8 @@ class MelStream:
                     raise StageError(f"{self.source}: audio chunks must be mono (k,) arrays, got {chunk.shape}")
                 with self._changed:
                     self._store.add_samples(chunk)
+                    if self.live:
+                        self._arrivals.append((self._store.n_samples, time.monotonic()))
                 self._pending.append(chunk)
                 self._pending_count += len(chunk)
                 self._full_blocks()
@@ -272,6 +286,8 @@ class MelStream:
 
     def _last_blocks(self) -> None:
         """At the end of the input: the blocks that reach into the padding after it."""
+        with self._changed:
+            self._finishing = True
         total = self._pending_start + self._pending_count
         n_frames = (total + self._padding) // self.spec.hop_length
         signal = _PaddedSignal(self._buffer(), self._padding, self._edge, offset=self._pending_start, total=total)

@@ -142,7 +142,7 @@ def speech_regions_of(source, options: VadOptions, max_speech_s: float = float("
     probs = array.array("d")
     window = 512
     for start in range(0, total, _VAD_READ):
-        piece = torch.from_numpy(np.ascontiguousarray(source.samples(start, min(total, start + _VAD_READ)), dtype=np.float32))
+        piece = torch.from_numpy(np.array(source.samples(start, min(total, start + _VAD_READ)), dtype=np.float32))
         for offset in range(0, len(piece), window):
             chunk = piece[offset : offset + window]
             if len(chunk) < window:

@@ -61,3 +61,16 @@ def known_content(source, seek: int, window: int) -> int:
 
 def duration(source) -> float:
     return source.content_frames / float(source.spec.frames_per_second)
+
+
+def audio_range(source, start: float, end: float) -> np.ndarray:
+    """Samples between ``start`` and ``end`` seconds, from whole features or a stream alike.
+
+    A finite stream keeps its samples in a temporary file until it is closed, so any stretch can be
+    read again after the seek loop (a repair pass over uncovered stretches); a live source only holds
+    what the loop has not released yet.
+    """
+    rate = source.spec.sample_rate
+    first = max(0, int(round(start * rate)))
+    last = min(source.n_samples, int(round(end * rate)))
+    return source.samples(first, last) if last > first else np.zeros(0, dtype=np.float32)

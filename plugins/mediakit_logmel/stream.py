@@ -11,9 +11,10 @@ the maximum: the whole input's maximum is only known at its end.
   the decoder reads exactly the features it would have read from :class:`~mediakit.records.Features`.
   Memory holds one block of samples and frames, whatever the duration.
 * A live input never ends: a thread reads it while the decoder works. Frames and samples stay in
-  memory until the decoder releases them (a window and the lookahead of one block). The floor of a
-  window is 8 below the maximum of the input up to the end of that window's block (so the result does
-  not depend on timing); it equals the whole input's floor once the loudest frame has passed.
+  memory until the decoder releases them (a window and the lookahead of one block). Blocks are one
+  second long there, so a window is ready a second after its end was heard. The floor of a window is
+  8 below the maximum of the input up to the end of that window's block (so the result does not
+  depend on timing); it equals the whole input's floor once the loudest frame has passed.
 """
 
 from __future__ import annotations
@@ -36,6 +37,9 @@ from .spectrogram import BLOCK_FRAMES, _PaddedSignal, block_log_mel, block_tools
 log = logging.getLogger(__name__)
 
 _VALUE = np.dtype(np.float32).itemsize
+
+#: Frames per block of a live input (one second at Whisper's 100 frames per second).
+LIVE_BLOCK_FRAMES = 100
 
 
 class _SpoolStore:
@@ -144,12 +148,16 @@ class MelStream:
         self._chunks = chunks
         self._padding = spec.chunk_seconds * spec.sample_rate
         self._edge = spec.n_fft // 2
+        # a finite input is cut into the whole spectrogram's blocks (bit-identical frames); a live one
+        # into blocks of a second, so that a window can be decoded as soon as its last second arrived
+        self._block = LIVE_BLOCK_FRAMES if live else BLOCK_FRAMES
         self._store = _MemoryStore(spec.n_mels) if live else _SpoolStore(spec.n_mels)
         self._tools = block_tools(spec)
         self._pending: list[np.ndarray] = []  # samples not yet in a finished block, from _pending_start on
         self._pending_start = 0
         self._pending_count = 0
         self._peaks: list[float] = []  # per block: the maximum up to and including it
+        self._peaks_from = 0  # block index of self._peaks[0] (a live input drops released blocks')
         self._ended = False
         self._finishing = False  # the last blocks (into the padding) are being added: frames are not content
         self._error: BaseException | None = None
@@ -205,6 +213,11 @@ class MelStream:
     def release(self, frame: int) -> None:
         with self._changed:
             self._store.release(frame, frame * self.spec.hop_length - self._edge)
+            if self.live:
+                drop = min(frame // self._block - self._peaks_from, len(self._peaks) - 1)
+                if drop > 0:
+                    del self._peaks[:drop]
+                    self._peaks_from += drop
 
     def heard_at(self, sample: int) -> float | None:
         """``time.monotonic()`` when sample ``sample`` of a live input was read (None: not live, or too long ago)."""
@@ -241,8 +254,8 @@ class MelStream:
     def _peak_until(self, stop: int) -> float:
         if not self.live and self._ended:
             return self._peaks[-1]  # the whole input's maximum, as Features uses
-        block = min((max(stop, 1) - 1) // BLOCK_FRAMES, len(self._peaks) - 1)
-        return self._peaks[block]
+        block = min((max(stop, 1) - 1) // self._block - self._peaks_from, len(self._peaks) - 1)
+        return self._peaks[max(block, 0)]
 
     def _read_all(self) -> None:
         try:
@@ -277,12 +290,12 @@ class MelStream:
         hop = self.spec.hop_length
         while True:
             first = self._store.n_frames
-            needed = (first + BLOCK_FRAMES - 1) * hop + self._edge  # samples the block's last frame reaches
+            needed = (first + self._block - 1) * hop + self._edge  # samples the block's last frame reaches
             if self._pending_start + self._pending_count < needed:
                 return
             signal = _PaddedSignal(self._buffer(), self._padding, self._edge, offset=self._pending_start, total=10**18)
-            self._add_block(signal, first, BLOCK_FRAMES)
-            self._trim((first + BLOCK_FRAMES) * hop - self._edge)
+            self._add_block(signal, first, self._block)
+            self._trim((first + self._block) * hop - self._edge)
 
     def _last_blocks(self) -> None:
         """At the end of the input: the blocks that reach into the padding after it."""
@@ -291,8 +304,8 @@ class MelStream:
         total = self._pending_start + self._pending_count
         n_frames = (total + self._padding) // self.spec.hop_length
         signal = _PaddedSignal(self._buffer(), self._padding, self._edge, offset=self._pending_start, total=total)
-        for first in range(self._store.n_frames, n_frames, BLOCK_FRAMES):
-            self._add_block(signal, first, min(BLOCK_FRAMES, n_frames - first))
+        for first in range(self._store.n_frames, n_frames, self._block):
+            self._add_block(signal, first, min(self._block, n_frames - first))
         self._pending, self._pending_count, self._pending_start = [], 0, total
 
     def _add_block(self, signal: _PaddedSignal, first: int, count: int) -> None:

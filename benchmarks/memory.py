@@ -9,7 +9,9 @@ counted, it streams in constant memory either way) doing one of:
 
 * ``features``: demux and features only, to the end of the input. ``--path stream``: the streamed
   path (:func:`mediakit.pipeline.stream_features`, what ``mediakit transcribe`` does now);
-  ``--path whole``: demux to one array, then the whole spectrogram (what it did before).
+  ``--path whole``: demux to one array, then the whole spectrogram (what it did before);
+  ``--path openai-whisper`` (when installed): its ``load_audio`` and ``log_mel_spectrogram`` with 30 s of
+  padding, what its ``transcribe()`` does before the first window (its ffmpeg: the one on PATH).
 * ``full``: the whole pipeline with a model (``transcribe_stream`` plus the five writers), with the
   decoding limited to the last ``--decode_last`` seconds (``clip_timestamps``), so that a long input
   is demuxed, featurized (and VAD-scanned with ``--vad``) to its end but only a few windows go through
@@ -82,6 +84,11 @@ def child(args: argparse.Namespace) -> None:
         if args.path == "stream":
             with stream_features(stages, args.input) as features:
                 result["frames"] = features.wait(10**12)
+        elif args.path == "openai-whisper":  # what its transcribe() does before the first window
+            import whisper
+
+            mel = whisper.log_mel_spectrogram(whisper.load_audio(args.input), padding=whisper.audio.N_SAMPLES)
+            result["frames"] = mel.shape[-1] - whisper.audio.N_FRAMES
         else:
             audio = FfmpegDemuxer(DemuxOptions()).demux(args.input, FeatureSpec())
             result["frames"] = stages.featurizer.featurize(audio).content_frames
@@ -148,7 +155,7 @@ def main() -> None:
         for seconds in (float(s) for s in args.durations.split(",")):
             source = looped_input(Path(tmp), seconds, Path(args.speech))
             for path in args.paths.split(","):
-                if path == "whole" and seconds > args.max_whole_seconds:
+                if path != "stream" and seconds > args.max_whole_seconds:
                     continue
                 command = [sys.executable, __file__, "--child", "--mode", args.mode, "--path", path,
                            "--input", str(source), "--seconds", str(seconds), "--model", args.model,

@@ -220,6 +220,8 @@ def _transcribe_live(config: RunConfig, inputs: list[str], to_stdout: bool, runn
         raise ConfigError("--live runs in this process: it cannot be used with --runner")
     if config.output.skip_existing:
         raise ConfigError("--live cannot be used with --skip_existing")
+    if config.decode.vad or config.decode.batch_size > 0:
+        raise ConfigError("--live decodes window by window: --vad and --batch_size need the whole input first")
     host = get_host()
     stages = resolve(host.pm, config)
     collect_from_here()

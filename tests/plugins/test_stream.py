@@ -234,3 +234,20 @@ def test_a_growing_file_over_http_gives_subtitles_that_grow_cue_by_cue(tmp_path,
     assert len(cues) > len(early) and cues[: len(early)] == early
     assert cues[-1].end.total_seconds() > 34
     assert len(json.loads((out / "radio.json").read_text())["segments"]) == len(cues)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["-", "--live", "--vad"], "--vad and --batch_size need the whole input"),
+        (["-", "--live", "--batch_size", "4"], "--vad and --batch_size need the whole input"),
+        (["a.wav", "b.wav", "--live"], "exactly one input"),
+    ],
+)
+def test_live_refuses_what_needs_the_whole_input(args, message):
+    from typer.testing import CliRunner
+
+    from mediakit.cli import app
+
+    result = CliRunner().invoke(app, ["transcribe", *args])
+    assert result.exit_code == 1 and message in result.output

@@ -11,17 +11,19 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import queue
+import threading
 from dataclasses import dataclass, replace
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 import numpy as np
 import pluggy
 
 from .config import DecodeOptions, DemuxOptions, ModelOptions, RunConfig, temperature_ladder
 from .errors import ConfigError
-from .pipeline import Stages, demux, load_model as _load_model, make_featurizer, decoder_registry
+from .pipeline import Stages, decode_stream, demux, load_model as _load_model, make_featurizer, decoder_registry, transcribe_stream
 from .plugins import disabled_from_env, load_plugins
-from .records import Audio, ModelInfo, ProgressCallback, Transcript
+from .records import Audio, ModelInfo, ProgressCallback, Segment, Transcript
 from .stages import Model
 
 _DECODE_FIELDS = {f.name for f in dataclasses.fields(DecodeOptions)}
@@ -55,8 +57,38 @@ class LoadedModel:
         ``beam_size=1``, ``word_timestamps=True``, ``vad=True``...), ``temperature`` as a number
         (with ``temperature_increment_on_fallback``) or a tuple, and ``audio_stream``.
         """
+        stages = self._stages(decoder, options)
+        samples = _as_audio(stages, audio)
+        features = stages.featurizer.featurize(samples)
+        return stages.decoder.decode(stages.model, features, progress)
+
+    def stream(
+        self,
+        audio: str | os.PathLike[str] | np.ndarray | Audio,
+        *,
+        live: bool = False,
+        decoder: str = "whisper",
+        **options: Any,
+    ) -> "SegmentStream":
+        """The segments of a media path or URL (or audio) as they are finalized, in bounded memory.
+
+        ``live``: the input may never end (``-`` or a URL ffmpeg opens); stop it with
+        :meth:`SegmentStream.stop` (what was heard is still decoded) or by closing the iterator.
+        The transcript (``text``, ``language``) is :attr:`SegmentStream.transcript` once iteration ends.
+        Options as for :meth:`transcribe`.
+        """
+        stages = self._stages(decoder, options)
+        if isinstance(audio, (str, os.PathLike)):
+            source = os.fspath(audio)
+            run = lambda emit, opened: transcribe_stream(stages, source, emit=emit, live=live, opened=opened)  # noqa: E731
+        else:
+            whole = _as_audio(stages, audio)
+            run = lambda emit, opened: decode_stream(stages, whole, emit=emit)  # noqa: E731
+        return SegmentStream(run)
+
+    def _stages(self, decoder: str, options: dict[str, Any]) -> Stages:
         decode, demux_options = _split_options(options)
-        stages = Stages(
+        return Stages(
             pm=self.pm,
             model=self.model,
             featurizer=make_featurizer(self.pm, self.model),
@@ -64,9 +96,75 @@ class LoadedModel:
             writers=(),
             demux_options=demux_options,
         )
-        samples = _as_audio(stages, audio)
-        features = stages.featurizer.featurize(samples)
-        return stages.decoder.decode(stages.model, features, progress)
+
+
+class _Closed(Exception):
+    pass
+
+
+class SegmentStream:
+    """An iterator of :class:`~mediakit.records.Segment` as a decoding thread finalizes them."""
+
+    _END = object()
+
+    def __init__(self, run):
+        self.transcript: Transcript | None = None
+        self._queue: queue.Queue = queue.Queue()
+        self._features = None
+        self._closed = threading.Event()
+        self._thread = threading.Thread(target=self._work, args=(run,), name="mediakit-stream", daemon=True)
+        self._thread.start()
+
+    def _work(self, run) -> None:
+        try:
+            self.transcript = run(self._put, self._opened)
+            self._queue.put(self._END)
+        except _Closed:
+            self._queue.put(self._END)
+        except BaseException as err:  # handed to the iterating thread
+            self._queue.put(err)
+
+    def _put(self, segment: Segment) -> None:
+        if self._closed.is_set():
+            raise _Closed  # nobody reads any more: stop decoding
+        self._queue.put(segment)
+
+    def _opened(self, features) -> None:
+        self._features = features
+        if self._closed.is_set():
+            self.stop()
+
+    def __iter__(self) -> Iterator[Segment]:
+        return self
+
+    def __next__(self) -> Segment:
+        item = self._queue.get()
+        if item is self._END:
+            self._queue.put(item)
+            raise StopIteration
+        if isinstance(item, BaseException):
+            self._queue.put(self._END)
+            raise item
+        return item
+
+    def stop(self) -> None:
+        """End a live input here: what was read is still decoded and its segments still come."""
+        features = self._features
+        stop = getattr(features, "stop", None)
+        if stop is not None:
+            stop()
+
+    def close(self) -> None:
+        """Stop the input and wait for the decoding thread to end."""
+        self._closed.set()
+        self.stop()
+        self._thread.join()
+
+    def __enter__(self) -> "SegmentStream":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def load_model(

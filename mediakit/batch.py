@@ -16,8 +16,9 @@ from .config import DemuxOptions, OutputOptions
 from .errors import MediakitError
 from .inputs import Source, unique_stems
 from .outputs import OutputTarget, all_exist, render, stem_of, targets_for, write_outputs
-from .pipeline import Stages, demux, demuxer_for, transcribe_audio
+from .pipeline import Stages, decode_stream, demux, demuxer_for, streams, transcribe_audio, transcribe_stream
 from .records import Audio, FeatureSpec, Transcript
+from .stages import FeatureSource
 
 log = logging.getLogger(__name__)
 
@@ -86,12 +87,17 @@ class DemuxAhead:
     audio is decoded at the default :class:`FeatureSpec`'s (Whisper's 16 kHz) and decoded again in
     turn if the model wants another. An error is kept and raised where the input's turn comes, so a
     bad first input fails exactly as it would have without this.
+
+    When the demuxer and the featurizer stream (the built-ins do), the input is read into a feature
+    source instead (:func:`mediakit.pipeline.stream_features`), so the look-ahead holds no more memory
+    than the streamed run: it is used when the model's feature spec is the default one.
     """
 
     def __init__(self, pm: pluggy.PluginManager, source: str, options: DemuxOptions):
         self.source = source
         self._spec = FeatureSpec()
         self._audio: Audio | None = None
+        self._features: FeatureSource | None = None
         self._error: Exception | None = None
         self._done = threading.Event()
         # a daemon: if the run stops before the input's turn (the model failed to load), nothing waits for it
@@ -105,20 +111,30 @@ class DemuxAhead:
 
     def _run(self, pm: pluggy.PluginManager, options: DemuxOptions) -> None:
         try:
-            self._audio = demuxer_for(pm, self.source, options).demux(self.source, self._spec)
+            demuxer = demuxer_for(pm, self.source, options)
+            featurizer = pm.hook.mediakit_make_featurizer(spec=self._spec)
+            if hasattr(demuxer, "stream") and hasattr(featurizer, "featurize_stream"):
+                self._features = featurizer.featurize_stream(demuxer.stream(self.source, self._spec), self.source)
+            else:
+                self._audio = demuxer.demux(self.source, self._spec)
         except Exception as err:  # raised again in the input's turn
             self._error = err
         finally:
             self._done.set()
 
-    def take(self, spec: FeatureSpec) -> Audio | None:
-        """The audio (after waiting for it), or None when ``spec`` wants another sample rate; raises
-        what demuxing raised. The audio is handed over once."""
+    def take(self, spec: FeatureSpec) -> Audio | FeatureSource | None:
+        """The audio or feature source (after waiting for it), or None when ``spec`` wants other
+        features; raises what demuxing raised. It is handed over once."""
         self._done.wait()
-        audio, error = self._audio, self._error
-        self._audio = self._error = None
+        audio, features, error = self._audio, self._features, self._error
+        self._audio = self._features = self._error = None
         if error is not None:
             raise error
+        if features is not None:
+            if features.spec == spec:
+                return features
+            features.close()
+            return None
         return audio if audio is not None and audio.sample_rate == spec.sample_rate else None
 
 
@@ -166,11 +182,25 @@ def _run_one(
 ) -> InputResult:
     if output.skip_existing and all_exist(targets):
         return InputResult(source, "skipped", outputs=tuple(t.path for t in targets))
+    progress = lambda done, total: events.file_progress(source, done, total)  # noqa: E731
+    opened: list[FeatureSource] = []
     try:
-        audio = ahead.take(stages.model.feature_spec) if ahead is not None else None
-        if audio is None:
+        early = ahead.take(stages.model.feature_spec) if ahead is not None else None
+        if isinstance(early, Audio):
+            audio: Audio | FeatureSource = early
+            transcript = transcribe_audio(stages, early, progress)
+        elif early is not None:
+            audio = early
+            try:
+                transcript = decode_stream(stages, early, progress)
+            finally:
+                early.close()
+        elif streams(stages):
+            transcript = transcribe_stream(stages, source, progress, opened=opened.append)
+            audio = opened[0]
+        else:
             audio = demux(stages, source)
-        transcript = transcribe_audio(stages, audio, lambda done, total: events.file_progress(source, done, total))
+            transcript = transcribe_audio(stages, audio, progress)
         if emit is not None:
             for writer in stages.writers:
                 emit(render(writer, transcript))
@@ -183,7 +213,13 @@ def _run_one(
         # A bug or an environment problem in one input must not cost the rest of the batch.
         log.debug("unexpected error on %s", source, exc_info=True)
         return InputResult(source, "failed", _name_input(source, f"internal error: {type(err).__name__}: {err}"))
-    return InputResult(source, "done", duration=audio.duration, outputs=tuple(written), transcript=transcript)
+    return InputResult(source, "done", duration=_seconds(audio), outputs=tuple(written), transcript=transcript)
+
+
+def _seconds(audio: Audio | FeatureSource) -> float:
+    if isinstance(audio, Audio):
+        return audio.duration
+    return getattr(audio, "n_samples", audio.content_frames * audio.spec.hop_length) / float(audio.spec.sample_rate)
 
 
 def _name_input(source: str, message: str) -> str:

@@ -66,13 +66,19 @@ def mediakit_make_demuxer(source: str, options: DemuxOptions) -> Demuxer | None:
     :param options: the run's :class:`~mediakit.config.DemuxOptions` (stream choice, ffmpeg binary).
     :return: an object with ``demux(source, spec) -> Audio``, ``probe(source) -> MediaInfo`` and
         ``extract(source, destination, overwrite=False) -> str`` (see :class:`mediakit.stages.Demuxer`),
-        or ``None``.
+        or ``None``. Optionally also ``stream(source, spec, live=False)``, the streaming form of the
+        stage: an iterable of (k,) float32 mono chunks at ``spec.sample_rate`` read as the input is
+        decoded (see :class:`mediakit.stages.StreamingDemuxer`); ``live`` means the input may never
+        end, and the object returned may have ``close()``, callable from any thread, to stop reading.
+        The host adapts a demuxer without ``stream()``: its whole ``Audio`` becomes one chunk (memory
+        then holds the whole input, and ``--live`` is refused).
 
     ``firstresult``: the first non-``None`` answer is used; plugins are asked in reverse
     registration order and ``trylast`` implementations last.
 
     Built-in (``ffmpeg`` plugin, ``trylast``): accepts every source and decodes it with ffmpeg (``options.ffmpeg``,
-    else ``$MEDIAKIT_FFMPEG``, else ``PATH``, else the binary of the ``imageio-ffmpeg`` package) to 16 kHz mono float32.
+    else ``$MEDIAKIT_FFMPEG``, else ``PATH``, else the binary of the ``imageio-ffmpeg`` package) to 16 kHz mono float32;
+    ``stream()`` reads ffmpeg's output 1 MiB at a time (live: as soon as ffmpeg flushes a packet).
     """
 
 
@@ -84,13 +90,17 @@ def mediakit_make_featurizer(spec: FeatureSpec) -> Featurizer | None:
 
     :param spec: the model's :class:`~mediakit.records.FeatureSpec` (sample rate, mel bins, hop, window).
     :return: an object with ``featurize(audio) -> Features`` (see :class:`mediakit.stages.Featurizer`),
-        or ``None`` when this plugin cannot produce these features.
+        or ``None`` when this plugin cannot produce these features. Optionally also
+        ``featurize_stream(chunks, source, live=False) -> FeatureSource``: the same features read
+        window by window in bounded memory (see :class:`mediakit.stages.FeatureSource`); without it
+        the host holds the whole input.
 
     ``firstresult``: the first non-``None`` answer is used; ``trylast`` implementations are asked last.
 
     Built-in (``logmel`` plugin, ``trylast``): Whisper's log-mel spectrogram (periodic Hann window,
     Slaney mel filters, log10 with an 8-unit dynamic range floor, scaled to about [-1, 1]), for any
-    sample rate, FFT size, hop and number of mel bins.
+    sample rate, FFT size, hop and number of mel bins; its stream spools a finite input's frames to
+    temporary files (bit-identical features) and keeps a live input's recent frames in memory.
     """
 
 
@@ -177,7 +187,10 @@ def mediakit_register_decoders(register: Callable[..., None]) -> None:
 
     :param register: call ``register(name, factory)``; ``factory(options)`` receives the run's
         :class:`~mediakit.config.DecodeOptions` and returns an object with
-        ``decode(model, features, progress) -> Transcript`` (see :class:`mediakit.stages.Decoder`).
+        ``decode(model, features, progress) -> Transcript`` (see :class:`mediakit.stages.Decoder`),
+        and optionally ``decode_stream(model, features, progress, emit) -> Transcript`` that also
+        takes a :class:`~mediakit.stages.FeatureSource` and calls ``emit(segment)`` with each segment
+        once it is final (see :class:`mediakit.stages.StreamingDecoder`).
     :return: nothing; results are ignored.
 
     Not firstresult: every plugin registers; the first registration of a name wins (built-ins come last).
@@ -199,14 +212,17 @@ def mediakit_register_writers(register: Callable[..., None]) -> None:
         ``-f/--output_format``. ``factory(options)`` receives the run's
         :class:`~mediakit.config.WriterOptions` and returns an object with an ``extension`` attribute
         and ``write(transcript, stream)`` (see :class:`mediakit.stages.Writer`). The host names the
-        file ``<input stem>.<extension>`` and writes it atomically.
+        file ``<input stem>.<extension>`` and writes it atomically. Optionally also
+        ``open_stream(stream)`` returning an object with ``add(segments)``: for a live input the file
+        then grows one complete cue at a time (the host flushes after each); a writer without it is
+        written at the end.
     :return: nothing; results are ignored.
 
     Not firstresult: every plugin registers; the first registration of a name wins and built-ins come
     last, so a third-party plugin can replace a built-in format by registering its name.
 
     Built-in (``writers`` plugin, ``trylast``): ``txt``, ``vtt``, ``srt``, ``tsv`` and ``json``, as
-    openai-whisper writes them.
+    openai-whisper writes them; all but ``json`` can grow cue by cue.
     """
 
 

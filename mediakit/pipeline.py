@@ -9,14 +9,16 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
+from typing import Callable, Iterable, Iterator
 
+import numpy as np
 import pluggy
 
 from .config import DemuxOptions, ModelOptions, RunConfig, WriterOptions
 from .errors import ConfigError, StageError, StageNotFoundError
-from .records import Audio, ProgressCallback, Transcript
+from .records import Audio, FeatureSpec, ProgressCallback, Transcript
 from .registry import Registry, collect
-from .stages import Decoder, Demuxer, Featurizer, Model, Writer
+from .stages import Decoder, Demuxer, Featurizer, FeatureSource, Model, SegmentCallback, Writer
 
 log = logging.getLogger(__name__)
 
@@ -137,3 +139,88 @@ def transcribe_audio(stages: Stages, audio: Audio, progress: ProgressCallback | 
 
 def transcribe_source(stages: Stages, source: str, progress: ProgressCallback | None = None) -> Transcript:
     return transcribe_audio(stages, demux(stages, source), progress)
+
+
+# --- the pipeline as a stream: demux -> features -> decode without the whole input in memory -------------
+
+
+def audio_chunks(demuxer: Demuxer, source: str, spec: FeatureSpec, live: bool = False) -> Iterable[np.ndarray]:
+    """``source``'s audio as float32 chunks: the demuxer's ``stream()``, or (a demuxer without one) its
+    whole :class:`Audio` as one chunk."""
+    stream = getattr(demuxer, "stream", None)
+    if stream is not None:
+        return stream(source, spec, live=live)
+    if live:
+        raise ConfigError(f"{source}: the demuxer {type(demuxer).__name__} cannot read a live input (it has no stream())")
+    return _whole_audio(demuxer, source, spec)
+
+
+def _whole_audio(demuxer: Demuxer, source: str, spec: FeatureSpec) -> Iterator[np.ndarray]:
+    audio = demuxer.demux(source, spec)
+    if audio.sample_rate != spec.sample_rate:
+        raise StageError(f"{source}: the demuxer returned {audio.sample_rate} Hz audio, the model needs {spec.sample_rate} Hz")
+    yield audio.samples
+
+
+def streams(stages: Stages) -> bool:
+    """Whether this run's featurizer and decoder can work as a stream (else the whole input is held)."""
+    return hasattr(stages.featurizer, "featurize_stream") and hasattr(stages.decoder, "decode_stream")
+
+
+def stream_features(stages: Stages, source: str, live: bool = False) -> FeatureSource:
+    """Start reading ``source`` into a :class:`~mediakit.stages.FeatureSource` (a finite input is read
+    to its end here; a live one is read by a thread as it comes)."""
+    spec = stages.model.feature_spec
+    chunks = audio_chunks(demuxer_for(stages.pm, source, stages.demux_options), source, spec, live)
+    return stages.featurizer.featurize_stream(chunks, source, live=live)
+
+
+def decode_stream(
+    stages: Stages,
+    features: FeatureSource | Audio,
+    progress: ProgressCallback | None = None,
+    emit: SegmentCallback | None = None,
+) -> Transcript:
+    """Decode a feature source (or whole audio), calling ``emit`` with each segment once it is final.
+
+    A decoder without ``decode_stream`` gets whole features and its segments are emitted at the end.
+    """
+    if isinstance(features, Audio):
+        whole = stages.featurizer.featurize(features)
+    elif hasattr(stages.decoder, "decode_stream"):
+        return stages.decoder.decode_stream(stages.model, features, progress, emit)
+    else:
+        samples = features.samples(0, features.n_samples) if hasattr(features, "n_samples") else None
+        if samples is None:
+            raise StageError(f"{features.source}: decoder cannot read a feature stream")
+        whole = stages.featurizer.featurize(Audio(np.array(samples), stages.model.feature_spec.sample_rate, features.source))
+    if hasattr(stages.decoder, "decode_stream"):
+        return stages.decoder.decode_stream(stages.model, whole, progress, emit)
+    transcript = stages.decoder.decode(stages.model, whole, progress)
+    for segment in transcript.segments if emit is not None else ():
+        emit(segment)
+    return transcript
+
+
+def transcribe_stream(
+    stages: Stages,
+    source: str,
+    progress: ProgressCallback | None = None,
+    emit: SegmentCallback | None = None,
+    live: bool = False,
+    opened: Callable[[FeatureSource], None] | None = None,
+) -> Transcript:
+    """Transcribe ``source`` as a stream: peak memory does not grow with its duration when the demuxer,
+    featurizer and decoder all stream (the built-ins do). ``opened`` gets the feature source as soon as it
+    exists (to stop a live input: ``features.stop()``)."""
+    if not streams(stages):
+        if live:
+            raise ConfigError("a live input needs a featurizer with featurize_stream() and a decoder with decode_stream()")
+        return decode_stream(stages, demux(stages, source), progress, emit)
+    features = stream_features(stages, source, live)
+    try:
+        if opened is not None:
+            opened(features)
+        return decode_stream(stages, features, progress, emit)
+    finally:
+        features.close()

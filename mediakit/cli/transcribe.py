@@ -114,6 +114,7 @@ def transcribe(
     max_words_per_line: Annotated[Optional[int], _opt("--max_words_per_line", help="Words per subtitle line.", rich_help_panel=LAYOUT)] = None,
     recursive: Annotated[bool, _opt("--recursive", "-r", help="Search directories (and ** patterns) recursively.", rich_help_panel=INPUT)] = False,
     audio_stream: Annotated[Optional[int], _opt("--audio_stream", help="Which audio stream (0 = first); default: the default stream.", rich_help_panel=INPUT)] = None,
+    live: Annotated[bool, _opt("--live", help="One input that may never end (- or a URL): segments are written as they are decoded, cue by cue; Ctrl-C ends it cleanly.", rich_help_panel=INPUT)] = False,
     ffmpeg: Annotated[Optional[str], _opt("--ffmpeg", metavar="PATH", help="The ffmpeg binary, or 'bundled' [default: $MEDIAKIT_FFMPEG, else PATH, else bundled].", rich_help_panel=INPUT)] = None,
     # --- runner options (mediakit.runners; the ray runner is plugins/mediakit_ray) ---
     runner: Annotated[str, _opt("--runner", help="Batch runner plugin: local (this process) or ray (a Ray cluster; pip install 'mediakit[ray]').", rich_help_panel=RUNNER)] = DEFAULT_RUNNER,
@@ -182,6 +183,9 @@ def transcribe(
         ),
         output=OutputOptions(formats=tuple(output_format), output_dir=output_dir, skip_existing=skip_existing),
     )
+    if live:
+        _transcribe_live(config, inputs, to_stdout, runner)
+        return
     sources = expand_inputs(inputs, recursive=recursive)
     if not sources:
         raise ConfigError("no input to transcribe")
@@ -203,6 +207,30 @@ def transcribe(
     events.summary(summary)
     if not summary.ok:
         raise typer.Exit(1)
+
+
+def _transcribe_live(config: RunConfig, inputs: list[str], to_stdout: bool, runner: str) -> None:
+    """``--live``: one input decoded as it plays (mediakit.live); Ctrl-C ends it with exit status 0."""
+    from ..live import LiveRun, stop_on_interrupt
+    from ..pipeline import resolve
+
+    if len(inputs) != 1:
+        raise ConfigError(f"--live takes exactly one input (- or a URL), got {len(inputs)}")
+    if runner != DEFAULT_RUNNER:
+        raise ConfigError("--live runs in this process: it cannot be used with --runner")
+    if config.output.skip_existing:
+        raise ConfigError("--live cannot be used with --skip_existing")
+    if config.decode.vad or config.decode.batch_size > 0:
+        raise ConfigError("--live decodes window by window: --vad and --batch_size need the whole input first")
+    host = get_host()
+    stages = resolve(host.pm, config)
+    collect_from_here()
+    emit = (lambda text: (sys.stdout.write(text), sys.stdout.flush())) if to_stdout else None
+    run = LiveRun(stages, inputs[0], config.output, emit)
+    with stop_on_interrupt(run):
+        _, written = run.run()
+    for path in written:
+        log.info("wrote %s", path)
 
 
 def register(app: typer.Typer) -> None:

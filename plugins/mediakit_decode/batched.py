@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections import deque
 
-from mediakit.records import Features, ProgressCallback
+from mediakit.records import ProgressCallback
 from mediakit.stages import Batcher
 
 from .job import Job
@@ -57,16 +57,17 @@ MIN_REST = 1.0
 
 def transcribe_batched(
     job: Job,
-    features: Features,
+    source,
     windows: list[tuple[int, int]],
     progress: ProgressCallback | None = None,
     batcher: Batcher | None = None,
 ) -> list[Draft]:
-    """Decode the frame ranges ``windows`` (each <= one window long) in batches of ``batch_size``;
-    with a ``batcher``, each batch may be decoded together with other inputs' (see :mod:`.shared`)."""
+    """Decode the frame ranges ``windows`` (each <= one window long) of a feature source (:mod:`.source`)
+    in batches of ``batch_size``; with a ``batcher``, each batch may be decoded together with other
+    inputs' (see :mod:`.shared`)."""
     options, tokenizer = job.options, job.tokenizer
     fps = job.frames_per_second
-    total = features.content_frames / fps
+    total = source.content_frames / fps
     drafts: list[Draft] = []
     size = max(1, options.batch_size)
     queue = deque((start, end, 0) for start, end in windows)  # (first frame, end frame, round)
@@ -75,7 +76,7 @@ def transcribe_batched(
         chunk = [queue.popleft() for _ in range(min(size, len(queue)))]
         limits = _open_until(job, chunk)
         ranges = tuple((s, e - s) for s, e, _ in chunk)
-        request = Chunk(job, features.mel, ranges, None if limits is None else tuple(limits))
+        request = Chunk(job, source, ranges, None if limits is None else tuple(limits))
         audio_features, results = decode_chunk(request, batcher)  # (B, A, d), one result per window
         for row, ((start, end, round_index), result) in enumerate(zip(chunk, results)):
             if round_index == 0:

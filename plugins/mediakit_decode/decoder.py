@@ -10,14 +10,15 @@ import torch
 from mediakit.config import BATCHED_VAD, DecodeOptions, VadOptions
 from mediakit.errors import ConfigError, StageError
 from mediakit.records import Features, ProgressCallback, Segment, Transcript, Word
-from mediakit.stages import Batcher
+from mediakit.stages import Batcher, SegmentCallback
 
 from .batched import transcribe_batched
 from .job import Job
 from .longform import clip_frames, transcribe_windows
 from .script import CHINESE, converter
 from .segments import Draft
-from .vad import merge_regions, speech_regions, widen
+from .source import LIVE_END, WholeFeatures, as_source, duration
+from .vad import merge_regions, speech_regions, speech_regions_of, widen
 from .window import detect_language
 
 log = logging.getLogger(__name__)
@@ -73,16 +74,29 @@ class WhisperDecoder:
         return WhisperDecoder(self.options, batcher)
 
     def decode(self, model, features: Features, progress: ProgressCallback | None = None) -> Transcript:
+        return self.decode_stream(model, features, progress)
+
+    def decode_stream(
+        self, model, features, progress: ProgressCallback | None = None, emit: SegmentCallback | None = None
+    ) -> Transcript:
+        """Decode whole :class:`Features` or a :class:`~mediakit.stages.FeatureSource` (read window by
+        window); ``emit`` gets each segment once it is final: after its window in the seek loop, at the
+        end in batched mode."""
         if not hasattr(model, "get_tokenizer") or not hasattr(model, "new_state"):
             raise StageError(f"decoder 'whisper' needs a Whisper model; {getattr(model, 'name', model)!r} is not one")
+        features = as_source(features)
+        if features.live and (self.options.batch_size > 0 or self.options.vad):
+            raise ConfigError("a live input is decoded window by window: --vad and --batch_size need the whole input first")
         with torch.inference_mode():
-            return self._decode(model, features, progress)
+            return self._decode(model, features, progress, emit)
 
-    def _decode(self, model, features: Features, progress: ProgressCallback | None) -> Transcript:
+    def _decode(self, model, features, progress: ProgressCallback | None, emit: SegmentCallback | None = None) -> Transcript:
         options = self.options
         fps = features.spec.frames_per_second
-        content = features.content_frames
-        source = features.audio.source or "input"
+        if features.live:
+            features.wait(1)
+        content = features.content_frames if features.ended else LIVE_END
+        source = features.source or "input"
 
         regions: list[tuple[float, float]] | None = None
         batched = options.batch_size > 0
@@ -91,7 +105,11 @@ class WhisperDecoder:
             if vad:
                 vad_options = options.vad_options or (BATCHED_VAD if batched else VadOptions())
                 max_speech = features.spec.chunk_seconds if batched else float("inf")
-                regions = speech_regions(features.audio.samples, features.audio.sample_rate, vad_options, max_speech)
+                if isinstance(features, WholeFeatures):
+                    audio = features.features.audio
+                    regions = speech_regions(audio.samples, audio.sample_rate, vad_options, max_speech)
+                else:
+                    regions = speech_regions_of(features, vad_options, max_speech)
             else:
                 regions = [(0.0, content / fps)]
             # one 30 s window for speech regions that fit one; batched windows never exceed it
@@ -114,13 +132,24 @@ class WhisperDecoder:
         tokenizer = model.get_tokenizer(task=task, language=language)
         job = Job.create(model, tokenizer, options, primed)
 
+        convert = self._converter(language)
+        emitted = 0
+
+        def emit_drafts(current: list[Draft]) -> None:
+            nonlocal emitted
+            for draft in current:
+                if emit is not None:
+                    emit(self._segment(emitted, draft, convert))
+                emitted += 1
+
         if options.batch_size > 0:
             drafts = transcribe_batched(job, features, clips, progress, self.batcher)
+            emit_drafts(drafts)
             text_tokens = [t for d in drafts for t in d.tokens if t < tokenizer.eot]
             text = tokenizer.decode(text_tokens)
         else:
             prompt = tokenizer.encode(" " + options.initial_prompt.strip()) if options.initial_prompt else []
-            drafts, all_tokens = transcribe_windows(job, features, clips, prompt, progress)
+            drafts, all_tokens = transcribe_windows(job, features, clips, prompt, progress, emit_drafts)
             text = tokenizer.decode([t for t in all_tokens[len(prompt) :] if t < tokenizer.eot])
         return self._transcript(drafts, text, language, features, language_probs)
 
@@ -140,7 +169,7 @@ class WhisperDecoder:
                 starts.append((seek, min(job.n_frames, end - seek)))
                 seek += job.n_frames
         starts = starts or [(0, features.content_frames)]
-        encoded = job.encode_ranges(features.mel, starts)
+        encoded = job.encode_ranges(features, starts)
         probs = detect_language(model, tokenizer, encoded)
         language = max(probs, key=probs.get)
         log.info("Detected language: %s (%.2f)", language, probs[language])
@@ -148,44 +177,47 @@ class WhisperDecoder:
 
     def _empty(self, model, features: Features) -> Transcript:
         language = self.options.language or "en"
-        return Transcript(text="", segments=(), language=language, duration=features.duration)
+        return Transcript(text="", segments=(), language=language, duration=duration(features))
 
-    def _transcript(self, drafts: list[Draft], text: str, language: str, features: Features, probs) -> Transcript:
-        convert = None
+    def _converter(self, language: str):
         if self.options.zh_script is not None and language in CHINESE:
-            convert = converter(self.options.zh_script)
-        segments = []
-        for i, d in enumerate(drafts):
-            words = None
-            if d.words is not None:
-                words = tuple(
-                    Word(
-                        start=float(w["start"]),
-                        end=float(w["end"]),
-                        word=convert(w["word"]) if convert else w["word"],
-                        probability=float(w["probability"]),
-                    )
-                    for w in d.words
+            return converter(self.options.zh_script)
+        return None
+
+    @staticmethod
+    def _segment(i: int, d: Draft, convert) -> Segment:
+        words = None
+        if d.words is not None:
+            words = tuple(
+                Word(
+                    start=float(w["start"]),
+                    end=float(w["end"]),
+                    word=convert(w["word"]) if convert else w["word"],
+                    probability=float(w["probability"]),
                 )
-            segments.append(
-                Segment(
-                    id=i,
-                    seek=int(d.seek),
-                    start=round(float(d.start), 3),
-                    end=round(float(d.end), 3),
-                    text=convert(d.text) if convert else d.text,
-                    tokens=tuple(d.tokens),
-                    temperature=float(d.temperature),
-                    avg_logprob=float(d.avg_logprob),
-                    compression_ratio=float(d.compression_ratio),
-                    no_speech_prob=float(d.no_speech_prob),
-                    words=words,
-                )
+                for w in d.words
             )
+        return Segment(
+            id=i,
+            seek=int(d.seek),
+            start=round(float(d.start), 3),
+            end=round(float(d.end), 3),
+            text=convert(d.text) if convert else d.text,
+            tokens=tuple(d.tokens),
+            temperature=float(d.temperature),
+            avg_logprob=float(d.avg_logprob),
+            compression_ratio=float(d.compression_ratio),
+            no_speech_prob=float(d.no_speech_prob),
+            words=words,
+        )
+
+    def _transcript(self, drafts: list[Draft], text: str, language: str, features, probs) -> Transcript:
+        convert = self._converter(language)
+        segments = [self._segment(i, d, convert) for i, d in enumerate(drafts)]
         return Transcript(
             text=convert(text) if convert else text,
             segments=tuple(segments),
             language=language,
-            duration=features.duration,
+            duration=duration(features),
             language_probs=probs,
         )

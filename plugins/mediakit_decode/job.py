@@ -41,22 +41,25 @@ class Job:
             dict(primed or {}),
         )
 
-    def window_mel(self, mel: np.ndarray, start: int, size: int) -> np.ndarray:
-        """Frames ``[start, start + size)`` zero-padded (in the log-mel domain) to one window: (n_mels, n_frames)."""
-        window = np.zeros((mel.shape[0], self.n_frames), dtype=np.float32)
-        size = max(0, min(size, self.n_frames, mel.shape[1] - start))
-        window[:, :size] = mel[:, start : start + size]
+    def window_mel(self, source, start: int, size: int) -> np.ndarray:
+        """Frames ``[start, start + size)`` of a feature source (:mod:`.source`) zero-padded (in the
+        log-mel domain) to one window: (n_mels, n_frames)."""
+        window = np.zeros((self.runtime.feature_spec.n_mels, self.n_frames), dtype=np.float32)
+        size = max(0, min(size, self.n_frames))
+        size = max(0, min(size, source.wait(start + size) - start))
+        if size:
+            window[:, :size] = source.mel(start, start + size)
         return window
 
-    def encode_ranges(self, mel: np.ndarray, ranges: list[tuple[int, int]]) -> torch.Tensor:
-        """Encoder output of the windows ``(start, size)`` of ``mel``: (B, n_audio_ctx, n_audio_state).
+    def encode_ranges(self, source, ranges: list[tuple[int, int]]) -> torch.Tensor:
+        """Encoder output of the windows ``(start, size)`` of a feature source: (B, n_audio_ctx, n_audio_state).
         A window encoded before (see ``primed``) is not encoded again. How many windows go through the
         encoder at once is the runtime's choice (on the CPU, one at a time)."""
         known = [self.primed.pop(r, None) for r in ranges]
         missing = [r for r, k in zip(ranges, known) if k is None]
         fresh = None
         if missing:
-            windows = np.stack([self.window_mel(mel, start, size) for start, size in missing])
+            windows = np.stack([self.window_mel(source, start, size) for start, size in missing])
             with torch.no_grad():
                 fresh = self.runtime.encode(torch.from_numpy(windows))  # (B, n_mels, n_frames) in
             if len(missing) == len(ranges):

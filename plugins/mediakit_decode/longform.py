@@ -4,15 +4,15 @@ segments, move to the last predicted timestamp, feed the text back as the next w
 from __future__ import annotations
 
 import logging
-from typing import Sequence
+from typing import Callable, Sequence
 
-
-from mediakit.records import Features, ProgressCallback
+from mediakit.records import ProgressCallback
 
 from .fallback import decode_with_fallback
 from .job import Job
 from .quality import is_repeated_segment, is_silent
 from .segments import Draft, split_window
+from .source import LIVE_END, known_content
 from .timing import add_word_timestamps, last_word_end
 from .window import WindowBatch
 
@@ -74,16 +74,18 @@ def _next_with_words(segments: Sequence[Draft]) -> Draft | None:
 
 def transcribe_windows(
     job: Job,
-    features: Features,
+    source,
     clips: list[tuple[int, int]],
     initial_prompt_tokens: list[int],
     progress: ProgressCallback | None = None,
+    emit: Callable[[list[Draft]], None] | None = None,
 ) -> tuple[list[Draft], list[int]]:
-    """Run the seek loop over the clip ranges; return the segments and every token (prompt first)."""
+    """Run the seek loop over the clip ranges of a feature source (:mod:`.source`); return the segments
+    and every token (prompt first). ``emit`` gets each window's segments once they are final. Windows
+    are read in order: a live source is waited for, and what lies behind ``seek`` is released."""
     options, tokenizer = job.options, job.tokenizer
-    mel, content_frames = features.mel, features.content_frames
     fps, n_frames = job.frames_per_second, job.n_frames
-    content_duration = content_frames / fps
+    content_frames = known_content(source, 0, n_frames)
     n_text_ctx = job.runtime.dims.n_text_ctx
 
     all_tokens: list[int] = list(initial_prompt_tokens)
@@ -96,6 +98,10 @@ def transcribe_windows(
     clip_idx = 0
     seek = clips[0][0] if clips else content_frames
     while clip_idx < len(clips):
+        if source.live:
+            source.release(seek)
+            content_frames = known_content(source, seek, n_frames)
+        content_duration = content_frames / fps
         clip_start, clip_end = clips[clip_idx]
         seek = max(seek, clip_start)
         if seek >= clip_end or seek >= content_frames:
@@ -107,13 +113,13 @@ def transcribe_windows(
         window_end_time = (seek + n_frames) / fps
         segment_size = min(n_frames, content_frames - seek, clip_end - seek)
         segment_duration = segment_size / fps
-        hop = features.spec.hop_length
-        if is_silent(features.audio.samples[seek * hop : (seek + segment_size) * hop]):
+        hop = source.spec.hop_length
+        if is_silent(source.samples(seek * hop, (seek + segment_size) * hop)):
             seek += segment_size  # nothing can be said here; Whisper would invent "you"
             _report(progress, seek, content_frames, fps)
             continue
         batch = None  # free the previous window's decoder caches before the encoder needs its memory
-        audio_features = job.encode_ranges(mel, [(seek, segment_size)])
+        audio_features = job.encode_ranges(source, [(seek, segment_size)])
 
         if options.carry_initial_prompt:
             ignored = max(len(initial_prompt_tokens), prompt_reset_since)
@@ -230,6 +236,8 @@ def transcribe_windows(
             if options.verbose:
                 log_segment(segment)
         segments.extend(current)
+        if emit is not None and current:
+            emit(current)
         all_tokens.extend(t for s in current for t in s.tokens)
 
         if not options.condition_on_previous_text or result.temperature >= 0.5 or looped:
@@ -239,5 +247,5 @@ def transcribe_windows(
 
 
 def _report(progress: ProgressCallback | None, seek: int, content_frames: int, fps: int) -> None:
-    if progress is not None:
+    if progress is not None and content_frames < LIVE_END:
         progress(min(seek, content_frames) / fps, content_frames / fps)

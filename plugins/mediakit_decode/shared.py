@@ -61,7 +61,7 @@ class Chunk:
     """Up to ``batch_size`` windows of one input, decoded in one step of batched mode."""
 
     job: Job
-    mel: np.ndarray  # (n_mels, n_frames) float32, the whole input's log-mel features
+    source: object  # whole Features or a FeatureSource (see .source): what job.encode_ranges reads
     ranges: tuple[tuple[int, int], ...]  # (first frame, frame count) per window
     open_until: tuple[int, ...] | None  # per window, see window.early_ends; None without timestamps
 
@@ -89,7 +89,7 @@ def decode_chunks(chunks: Sequence[Chunk]) -> list[Decoded]:
 
     A single chunk is decoded exactly as batched mode decodes it without a batcher."""
     with torch.inference_mode():
-        encoded = [c.job.encode_ranges(c.mel, list(c.ranges)) for c in chunks]  # (B_i, A, d) each
+        encoded = [c.job.encode_ranges(c.source, list(c.ranges)) for c in chunks]  # (B_i, A, d) each
         if len(chunks) == 1:
             chunk, features = chunks[0], encoded[0]
             job = chunk.job

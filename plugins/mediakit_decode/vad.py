@@ -122,3 +122,54 @@ def widen(
         out.append((min(new_start, start), end))
         previous_end = end
     return out
+
+
+#: Samples read from a feature source at a time for VAD: a whole number of Silero's 512-sample windows.
+_VAD_READ = 512 * 1024
+
+
+def speech_regions_of(source, options: VadOptions, max_speech_s: float = float("inf")) -> list[tuple[float, float]]:
+    """:func:`speech_regions` of a feature source's samples (:mod:`.source`), read a piece at a time.
+
+    Silero's model is called on the same 512-sample windows in the same order as ``get_speech_timestamps``
+    calls it, and its probabilities go through the same rule (``get_speech_timestamps_from_probs``), so
+    the regions are the same as for the whole samples; memory holds one piece and one float per 32 ms.
+    """
+    total = source.n_samples
+    if total == 0:
+        return []
+    if source.spec.sample_rate != VAD_SAMPLE_RATE:
+        raise StageError(f"vad needs {VAD_SAMPLE_RATE} Hz audio, got {source.spec.sample_rate} Hz")
+    try:
+        from silero_vad.utils_vad import get_speech_timestamps_from_probs
+    except ImportError:  # silero-vad before 6: only the whole samples
+        log.debug("vad: this silero-vad has no get_speech_timestamps_from_probs; reading the whole input")
+        return speech_regions(source.samples(0, total), VAD_SAMPLE_RATE, options, max_speech_s)
+    import array
+
+    import torch
+
+    model, _ = _silero()
+    model.reset_states()
+    probs = array.array("d")
+    window = 512
+    for start in range(0, total, _VAD_READ):
+        piece = torch.from_numpy(np.array(source.samples(start, min(total, start + _VAD_READ)), dtype=np.float32))
+        for offset in range(0, len(piece), window):
+            chunk = piece[offset : offset + window]
+            if len(chunk) < window:
+                chunk = torch.nn.functional.pad(chunk, (0, int(window - len(chunk))))
+            probs.append(model(chunk, VAD_SAMPLE_RATE).item())
+    spans = get_speech_timestamps_from_probs(
+        probs,
+        sampling_rate=VAD_SAMPLE_RATE,
+        threshold=options.threshold,
+        min_speech_duration_ms=options.min_speech_duration_ms,
+        min_silence_duration_ms=options.min_silence_duration_ms,
+        speech_pad_ms=options.speech_pad_ms,
+        max_speech_duration_s=max_speech_s,
+        audio_length_samples=total,
+    )
+    regions = [(s["start"] / VAD_SAMPLE_RATE, s["end"] / VAD_SAMPLE_RATE) for s in spans]
+    log.debug("vad: %d speech region(s), %.1f s of %.1f s", len(regions), sum(e - s for s, e in regions), total / VAD_SAMPLE_RATE)
+    return regions

@@ -10,7 +10,7 @@ from mediakit.errors import ConfigError, InputError
 from mediakit.records import Audio, FeatureSpec, MediaInfo
 
 from .binary import FfmpegBinary, FfmpegNotFound, locate_ffmpeg
-from .decode import decode_audio
+from .decode import AudioStream, decode_audio
 from .extract import extract_stream
 from .info import parse_input_dump
 from .process import FfmpegRun, with_globals
@@ -32,6 +32,11 @@ class FfmpegDemuxer:
     def demux(self, source: str, spec: FeatureSpec) -> Audio:
         check_local(source)
         return decode_audio(self._binary(source), source, spec, self.options.audio_stream)
+
+    def stream(self, source: str, spec: FeatureSpec, live: bool = False) -> AudioStream:
+        """The audio as an iterator of float32 chunks read while ffmpeg decodes (see :class:`AudioStream`)."""
+        check_local(source)
+        return AudioStream(self._binary(source), source, spec, self.options.audio_stream, live)
 
     def probe(self, source: str) -> MediaInfo:
         check_local(source)

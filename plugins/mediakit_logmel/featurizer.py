@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Iterable
+
+import numpy as np
+
 from mediakit.errors import StageError
 from mediakit.records import Audio, Features, FeatureSpec
 
 from .spectrogram import log_mel_spectrogram
+from .stream import MelStream
 
 
 class LogMelFeaturizer:
@@ -26,3 +31,7 @@ class LogMelFeaturizer:
         padding = spec.chunk_seconds * spec.sample_rate
         mel = log_mel_spectrogram(audio.samples, spec, padding=padding)  # (n_mels, (n + padding) // hop)
         return Features(mel=mel, content_frames=len(audio.samples) // spec.hop_length, spec=spec, audio=audio)
+
+    def featurize_stream(self, chunks: Iterable[np.ndarray], source: str, live: bool = False) -> MelStream:
+        """The same features read window by window from audio chunks (see :mod:`mediakit_logmel.stream`)."""
+        return MelStream(chunks, self.spec, source, live)

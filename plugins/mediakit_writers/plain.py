@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, TextIO
+from typing import Any, ClassVar, Sequence, TextIO
 
 from mediakit.config import WriterOptions
-from mediakit.records import Transcript
+from mediakit.records import Segment, Transcript
 
 from .text import one_line, tsv_field
 from .timestamps import milliseconds
@@ -21,8 +21,20 @@ class TxtWriter:
     extension: ClassVar[str] = "txt"
 
     def write(self, transcript: Transcript, stream: TextIO) -> None:
-        for segment in transcript.segments:
-            stream.write(one_line(segment.text) + "\n")
+        _Lines(stream).add(transcript.segments)
+
+    def open_stream(self, stream: TextIO) -> "_Lines":
+        """A file that grows one line per segment (live input)."""
+        return _Lines(stream)
+
+
+class _Lines:
+    def __init__(self, stream: TextIO):
+        self.stream = stream
+
+    def add(self, segments: Sequence[Segment]) -> None:
+        for segment in segments:
+            self.stream.write(one_line(segment.text) + "\n")
 
 
 @dataclass(frozen=True)
@@ -33,9 +45,21 @@ class TsvWriter:
     extension: ClassVar[str] = "tsv"
 
     def write(self, transcript: Transcript, stream: TextIO) -> None:
+        self.open_stream(stream).add(transcript.segments)
+
+    def open_stream(self, stream: TextIO) -> "_Rows":
+        """A file that grows one row per segment (live input): the header now, then the rows."""
         stream.write("start\tend\ttext\n")
-        for segment in transcript.segments:
-            stream.write(f"{milliseconds(segment.start)}\t{milliseconds(segment.end)}\t{tsv_field(segment.text)}\n")
+        return _Rows(stream)
+
+
+class _Rows:
+    def __init__(self, stream: TextIO):
+        self.stream = stream
+
+    def add(self, segments: Sequence[Segment]) -> None:
+        for segment in segments:
+            self.stream.write(f"{milliseconds(segment.start)}\t{milliseconds(segment.end)}\t{tsv_field(segment.text)}\n")
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,10 @@ from mediakit.errors import ConfigError, StageError
 from mediakit.records import Features, ProgressCallback, Segment, Transcript, Word
 
 from .batched import transcribe_batched
+from .coverage import SpeechMap, WordSpans
 from .job import Job
 from .longform import clip_frames, transcribe_windows
+from .repair import repair
 from .script import CHINESE, converter
 from .segments import Draft
 from .vad import merge_regions, speech_regions, widen
@@ -113,9 +115,23 @@ class WhisperDecoder:
             text = tokenizer.decode(text_tokens)
         else:
             prompt = tokenizer.encode(" " + options.initial_prompt.strip()) if options.initial_prompt else []
-            drafts, all_tokens = transcribe_windows(job, features, clips, prompt, progress)
+            words = WordSpans(job) if options.repair else None
+            drafts, all_tokens = transcribe_windows(job, features, clips, prompt, progress, words and words.observe)
             text = tokenizer.decode([t for t in all_tokens[len(prompt) :] if t < tokenizer.eot])
+            if words is not None:
+                drafts, text = self._repair(job, features, clips, drafts, words, prompt, text)
         return self._transcript(drafts, text, language, features, language_probs)
+
+    def _repair(self, job, features: Features, clips, drafts, words, prompt, text):
+        """The seek loop's segments and text, with the speech it left without text decoded again."""
+        fps = features.spec.frames_per_second
+        speech = SpeechMap.of(features.audio.samples, features.audio.sample_rate)
+        ranges = [(start / fps, end / fps) for start, end in clips]
+        repaired, report = repair(job, features, drafts, words, speech, ranges, prompt)
+        if not report.repaired:
+            return drafts, text  # nothing added: the seek loop's own transcript
+        eot = job.tokenizer.eot
+        return repaired, job.tokenizer.decode([t for d in repaired for t in d.tokens if t < eot])
 
     def _language(self, model, features: Features, clips) -> tuple[str, dict[str, float] | None, dict]:
         """The language, its probabilities when detected, and the windows encoded to detect it."""
@@ -173,6 +189,7 @@ class WhisperDecoder:
                     compression_ratio=float(d.compression_ratio),
                     no_speech_prob=float(d.no_speech_prob),
                     words=words,
+                    repaired=bool(d.extra.get("repaired", False)),
                 )
             )
         return Transcript(

@@ -4,7 +4,7 @@ segments, move to the last predicted timestamp, feed the text back as the next w
 from __future__ import annotations
 
 import logging
-from typing import Sequence
+from typing import Callable, Sequence
 
 
 from mediakit.records import Features, ProgressCallback
@@ -17,6 +17,9 @@ from .timing import add_word_timestamps, last_word_end
 from .window import WindowBatch
 
 log = logging.getLogger(__name__)
+
+#: ``on_window`` of :func:`transcribe_windows`.
+WindowObserver = Callable[[float, int, object, Sequence[Draft]], None]
 
 PUNCTUATION = "\"'“¿([{-\"'.。,，!！?？:：”)]}、"
 
@@ -78,8 +81,12 @@ def transcribe_windows(
     clips: list[tuple[int, int]],
     initial_prompt_tokens: list[int],
     progress: ProgressCallback | None = None,
+    on_window: WindowObserver | None = None,
 ) -> tuple[list[Draft], list[int]]:
-    """Run the seek loop over the clip ranges; return the segments and every token (prompt first)."""
+    """Run the seek loop over the clip ranges; return the segments and every token (prompt first).
+
+    ``on_window(time_offset, segment_size, audio_features, segments)``, when given, sees each decoded
+    window's encoder output (n_audio_ctx, d) and the segments kept from it; it must not change them."""
     options, tokenizer = job.options, job.tokenizer
     mel, content_frames = features.mel, features.content_frames
     fps, n_frames = job.frames_per_second, job.n_frames
@@ -229,6 +236,8 @@ def transcribe_windows(
         for segment in current:
             if options.verbose:
                 log_segment(segment)
+        if on_window is not None:
+            on_window(time_offset, segment_size, audio_features[0], current)
         segments.extend(current)
         all_tokens.extend(t for s in current for t in s.tokens)
 

@@ -110,3 +110,28 @@ def widen(
         out.append((min(new_start, start), end))
         previous_end = end
     return out
+
+
+#: Samples per Silero probability at 16 kHz (32 ms).
+VAD_FRAME = 512
+
+
+def speech_probabilities(samples: np.ndarray, sample_rate: int) -> np.ndarray:
+    """Silero's speech probability of every 32 ms of mono ``samples``: (ceil(n / 512),) float32."""
+    if sample_rate != VAD_SAMPLE_RATE:
+        raise StageError(f"vad needs {VAD_SAMPLE_RATE} Hz audio, got {sample_rate} Hz")
+    if len(samples) == 0:
+        return np.zeros(0, dtype=np.float32)
+    import torch
+
+    model, _ = _silero()
+    audio = torch.from_numpy(np.ascontiguousarray(samples, dtype=np.float32))
+    model.reset_states()
+    probs = []
+    for start in range(0, len(audio), VAD_FRAME):
+        chunk = audio[start : start + VAD_FRAME]
+        if len(chunk) < VAD_FRAME:
+            chunk = torch.nn.functional.pad(chunk, (0, VAD_FRAME - len(chunk)))
+        probs.append(model(chunk, sample_rate).item())
+    model.reset_states()
+    return np.asarray(probs, dtype=np.float32)

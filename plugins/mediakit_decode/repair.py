@@ -1,0 +1,143 @@
+"""Repair: decode again, on their own windows, the speech stretches the seek loop left without text.
+
+After the seek loop, :mod:`.coverage` tells which speech got no words. Each such stretch of at least
+``coverage.MIN_UNCOVERED`` seconds is decoded by the seek loop again, restricted to the stretch (a
+window starting at the stretch, zero-padded after it) with the text before it as the prompt. Its
+segments are kept only when the model itself says they are speech, then merged in time order and
+marked ``extra["repaired"]``. Where nothing was left uncovered nothing is decoded and the segments
+are returned as they are, so the transcript is the seek loop's own.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Sequence
+
+from .coverage import SpeechMap, Stretch, WordSpans, covered_spans, uncovered, within
+from .longform import format_timestamp, transcribe_windows
+from .quality import normalise_segment
+from .segments import Draft
+
+log = logging.getLogger(__name__)
+
+#: A repaired segment must have a no-speech probability at most this (sure speech) ...
+MAX_NO_SPEECH_SURE = 0.6
+#: ... or at most this where Silero was unsure (whispering, falsetto, far-field, or noise).
+MAX_NO_SPEECH_UNSURE = 0.3
+#: Rounds of repair: a repair's own seek loop may leave speech uncovered too.
+MAX_ROUNDS = 2
+#: Seconds of audio kept before and after an uncovered stretch in its window.
+MARGIN = 0.1
+
+
+@dataclass(frozen=True)
+class RepairReport:
+    """What the repair found and did (for the log and the tests)."""
+
+    found: tuple[Stretch, ...]
+    repaired: tuple[Stretch, ...]  # the stretches that got text
+
+
+def repair(
+    job,
+    features,
+    drafts: list[Draft],
+    words: WordSpans,
+    speech: SpeechMap,
+    ranges: Sequence[tuple[float, float]],
+    initial_prompt: Sequence[int] = (),
+) -> tuple[list[Draft], RepairReport]:
+    """``drafts`` with segments added where speech within ``ranges`` (seconds) has no words."""
+    stretches = within(speech, speech.stretches(), ranges)
+    found: list[Stretch] = []
+    repaired: list[Stretch] = []
+    tried: list[Stretch] = []
+    for _ in range(MAX_ROUNDS):
+        gaps = [g for g in uncovered(speech, stretches, covered_spans(words.spans)) if not _tried(g, tried)]
+        if not gaps:
+            break
+        added: list[Draft] = []
+        for gap in gaps:
+            tried.append(gap)
+            found.append(gap)
+            kind = "speech" if gap.sure else "possible speech"
+            log.info(
+                "coverage: %s of %s at [%s --> %s] has no text; decoding it again",
+                f"{gap.duration:.1f} s", kind, format_timestamp(gap.start), format_timestamp(gap.end),
+            )
+            segments = _decode_stretch(job, features, gap, drafts + added, words, initial_prompt)
+            kept = [s for s in segments if _accept(s, gap, drafts + added, job.options)]
+            for segment in kept:
+                segment.extra["repaired"] = True
+                log.info("repaired [%s --> %s] %s", format_timestamp(segment.start), format_timestamp(segment.end), segment.text)
+            if kept:
+                repaired.append(gap)
+            else:
+                log.info("coverage: [%s --> %s] gave no text the model calls speech", format_timestamp(gap.start), format_timestamp(gap.end))
+            added.extend(kept)
+        if not added:
+            break
+        drafts = merge(drafts, added, words)
+    return drafts, RepairReport(tuple(found), tuple(repaired))
+
+
+def merge(drafts: list[Draft], added: list[Draft], words: WordSpans) -> list[Draft]:
+    """All segments in the order their words are spoken. A segment whose span reaches over a repaired
+    one (the seek loop's timestamps ran over the speech it skipped) is cut back to its words."""
+
+    def spoken(draft: Draft) -> float:
+        found = words.words_of(draft)
+        return found[0] if found is not None else draft.start
+
+    merged = sorted(drafts + added, key=spoken)  # stable: the seek loop's order among equals
+    for new in added:
+        for draft in drafts:
+            found = words.words_of(draft)
+            if found is None or not (draft.start < new.end and draft.end > new.start):
+                continue
+            if found[0] >= new.end - 0.5:  # its words come after the repaired ones
+                draft.start = max(draft.start, min(new.end, found[0]))
+            elif found[1] <= new.start + 0.5:  # its words come before
+                draft.end = min(draft.end, max(new.start, found[1]))
+    return merged
+
+
+def _tried(gap: Stretch, tried: Sequence[Stretch]) -> bool:
+    return any(gap.start >= t.start - 0.5 and gap.end <= t.end + 0.5 for t in tried)
+
+
+def _decode_stretch(job, features, gap: Stretch, drafts: Sequence[Draft], words: WordSpans, initial_prompt) -> list[Draft]:
+    fps = job.frames_per_second
+    start = max(0, round((gap.start - MARGIN) * fps))
+    end = min(features.content_frames, round((gap.end + MARGIN) * fps))
+    prompt = list(initial_prompt) + _context(job, drafts, gap.start)
+    segments, _ = transcribe_windows(job, features, [(start, end)], prompt, None, words.observe)
+    return segments
+
+
+def _context(job, drafts: Sequence[Draft], before: float) -> list[int]:
+    """The text tokens of the segments before ``before`` seconds, at most half the text context."""
+    if not job.options.condition_on_previous_text:
+        return []
+    eot = job.tokenizer.eot
+    tokens = [t for d in drafts if d.end <= before + 0.5 and d.start < before for t in d.tokens if t < eot]
+    return tokens[-(job.runtime.dims.n_text_ctx // 2 - 1) :]
+
+
+def _accept(segment: Draft, gap: Stretch, others: Sequence[Draft], options) -> bool:
+    """Speech by the model's own judgement (no-speech probability, and the fallback's checks passed,
+    whatever the thresholds the user chose), not a copy of a neighbour's text."""
+    text = normalise_segment(segment.text)
+    if not text:
+        return False
+    if segment.no_speech_prob > (MAX_NO_SPEECH_SURE if gap.sure else MAX_NO_SPEECH_UNSURE):
+        return False
+    if segment.avg_logprob < (options.logprob_threshold if options.logprob_threshold is not None else -1.0):
+        return False
+    if segment.compression_ratio > (options.compression_ratio_threshold or 2.4):
+        return False
+    neighbours = " ".join(normalise_segment(d.text) for d in others if d.end > gap.start - 5 and d.start < gap.end + 5)
+    if text in neighbours:
+        return False  # the stretch was said, and written, beside it
+    return True

@@ -15,7 +15,7 @@ from .batched import transcribe_batched
 from .coverage import SpeechMap, WordSpans
 from .job import Job
 from .longform import clip_frames, transcribe_windows
-from .repair import repair
+from .repair import repair, repair_batched
 from .script import CHINESE, converter
 from .segments import Draft
 from .vad import merge_regions, speech_regions, widen
@@ -111,6 +111,9 @@ class WhisperDecoder:
 
         if options.batch_size > 0:
             drafts = transcribe_batched(job, features, clips, progress)
+            if options.repair and regions is not None and vad:
+                requested = clip_frames(options.clip_timestamps, content, fps)
+                drafts, _ = repair_batched(job, features, drafts, clips, requested)
             text_tokens = [t for d in drafts for t in d.tokens if t < tokenizer.eot]
             text = tokenizer.decode(text_tokens)
         else:

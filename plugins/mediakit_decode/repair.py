@@ -11,13 +11,15 @@ are returned as they are, so the transcript is the seek loop's own.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Sequence
 
-from .coverage import SpeechMap, Stretch, WordSpans, covered_spans, uncovered, within
-from .longform import format_timestamp, transcribe_windows
-from .quality import normalise_segment
+from .batched import transcribe_batched
+from .coverage import MIN_UNCOVERED, SpeechMap, Stretch, WordSpans, covered_spans, uncovered, within
+from .longform import format_timestamp, log_segment, transcribe_windows
+from .quality import is_silent, normalise_segment
 from .segments import Draft
+from .window import WindowBatch, initial_tokens
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +73,8 @@ def repair(
             for segment in kept:
                 segment.extra["repaired"] = True
                 log.info("repaired [%s --> %s] %s", format_timestamp(segment.start), format_timestamp(segment.end), segment.text)
+                if job.options.verbose:
+                    log_segment(segment)
             if kept:
                 repaired.append(gap)
             else:
@@ -112,7 +116,8 @@ def _decode_stretch(job, features, gap: Stretch, drafts: Sequence[Draft], words:
     start = max(0, round((gap.start - MARGIN) * fps))
     end = min(features.content_frames, round((gap.end + MARGIN) * fps))
     prompt = list(initial_prompt) + _context(job, drafts, gap.start)
-    segments, _ = transcribe_windows(job, features, [(start, end)], prompt, None, words.observe)
+    quiet = replace(job, options=replace(job.options, verbose=False))  # only the kept segments are shown
+    segments, _ = transcribe_windows(quiet, features, [(start, end)], prompt, None, words.observe)
     return segments
 
 
@@ -141,3 +146,81 @@ def _accept(segment: Draft, gap: Stretch, others: Sequence[Draft], options) -> b
     if text in neighbours:
         return False  # the stretch was said, and written, beside it
     return True
+
+
+def batched_gaps(job, features, windows: Sequence[tuple[int, int]], ranges: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Frame ranges within ``ranges`` that no VAD window holds, at least ``MIN_UNCOVERED`` long, cut to
+    windows of at most 30 s, without digital silence."""
+    fps, hop = job.frames_per_second, features.spec.hop_length
+    out: list[tuple[int, int]] = []
+    for start, end in ranges:
+        position = start
+        for w_start, w_end in sorted(windows) + [(end, end)]:
+            if w_end <= position:
+                continue
+            gap_end = min(w_start, end)
+            while gap_end - position >= MIN_UNCOVERED * fps:
+                piece = (position, min(gap_end, position + job.n_frames))
+                if not is_silent(features.audio.samples[piece[0] * hop : piece[1] * hop]):
+                    out.append(piece)
+                position = piece[1]
+            position = max(position, w_end)
+            if position >= end:
+                break
+    return out
+
+
+def no_speech_probabilities(job, features, windows: Sequence[tuple[int, int]]) -> list[float]:
+    """The model's no-speech probability of each window (its encoder output is kept for decoding)."""
+    probs: list[float] = []
+    n_ctx = job.runtime.dims.n_text_ctx
+    tokens = initial_tokens(job.tokenizer, [], job.options.without_timestamps, n_ctx)
+    for start in range(0, len(windows), max(1, job.options.batch_size)):
+        chunk = [(s, e - s) for s, e in windows[start : start + max(1, job.options.batch_size)]]
+        encoded = job.encode_ranges(features.mel, chunk)
+        job.primed.update(zip(chunk, encoded))
+        started = WindowBatch(job.runtime, encoded).start(1, tokens, tokens.index(job.tokenizer.sot), job.tokenizer.no_speech)
+        probs.extend(started.no_speech)
+    return probs
+
+
+def repair_batched(job, features, drafts: list[Draft], windows, ranges) -> tuple[list[Draft], RepairReport]:
+    """Batched mode: the audio VAD left out is decoded where the model's no-speech probability says speech."""
+    fps = job.frames_per_second
+    gaps = batched_gaps(job, features, windows, ranges)
+    if not gaps:
+        return drafts, RepairReport((), ())
+    probs = no_speech_probabilities(job, features, gaps)
+    found, repaired, added = [], [], []
+    for (start, end), prob in zip(gaps, probs):
+        log.debug("coverage: [%s --> %s] outside VAD, no-speech probability %.2f", format_timestamp(start / fps), format_timestamp(end / fps), prob)
+    candidates = [g for g, p in zip(gaps, probs) if p <= MAX_NO_SPEECH_UNSURE]
+    for start, end in gaps:
+        if (start, end) not in candidates:
+            job.primed.pop((start, end - start), None)
+    if not candidates:
+        return drafts, RepairReport((), ())
+    for start, end in candidates:
+        stretch = Stretch(start / fps, end / fps, False)
+        found.append(stretch)
+        log.info(
+            "coverage: %.1f s outside VAD at [%s --> %s] may be speech (model); decoding it",
+            stretch.duration, format_timestamp(stretch.start), format_timestamp(stretch.end),
+        )
+    quiet = replace(job, options=replace(job.options, verbose=False))
+    segments = transcribe_batched(quiet, features, candidates)
+    for stretch in found:
+        kept = [s for s in segments if stretch.start <= s.start < stretch.end and _accept(s, stretch, drafts + added, job.options)]
+        for segment in kept:
+            segment.extra["repaired"] = True
+            log.info("repaired [%s --> %s] %s", format_timestamp(segment.start), format_timestamp(segment.end), segment.text)
+        if kept:
+            repaired.append(stretch)
+        added.extend(kept)
+    if not added:
+        return drafts, RepairReport(tuple(found), ())
+    merged = sorted(drafts + added, key=lambda d: (d.start, d.seek))
+    if job.options.verbose:
+        for segment in added:
+            log_segment(segment)
+    return merged, RepairReport(tuple(found), tuple(repaired))

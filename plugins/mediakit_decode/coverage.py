@@ -35,9 +35,12 @@ MIN_PAUSE = 0.4
 MIN_SPEECH = 0.25
 #: Seconds added around each word before what it covers is taken away from the speech.
 WORD_PAD = 0.2
-#: A word longer than this (seconds) covers only its first and last halves of it: the alignment
-#: stretches a word over speech that has no text.
+#: A word longer than this (seconds) covers only LONG_WORD_END at each end: the alignment stretches
+#: a word over speech that has no text.
 LONGEST_WORD = 1.0
+LONG_WORD_END = 0.25
+#: A word shorter than this (seconds) is not solid: the alignment ran out of speech for it.
+SHORTEST_WORD = 0.05
 #: Uncovered speech shorter than this (seconds) is left alone.
 MIN_UNCOVERED = 1.0
 #: Uncovered parts less than this apart (seconds), with no word between them, are one stretch.
@@ -143,31 +146,31 @@ class WordSpans:
         return self._segments.get(id(draft))
 
 
-def covered_spans(words: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
-    """What the words cover, padded by WORD_PAD; a long word covers only its two ends."""
-    pieces: list[tuple[float, float]] = []
+def covered_spans(words: Sequence[tuple[float, float]]) -> list[tuple[float, float, bool]]:
+    """What the words cover, padded by WORD_PAD, as (start, end, solid): a word longer than LONGEST_WORD
+    covers only LONG_WORD_END seconds at each end, and those pieces are not solid (see ``uncovered``)."""
+    pieces: list[tuple[float, float, bool]] = []
     for start, end in words:
         if end - start > LONGEST_WORD:
-            half = LONGEST_WORD / 2
-            pieces += [(start, start + half), (end - half, end)]
-        else:
-            pieces.append((start, end))
-    return [(s - WORD_PAD, e + WORD_PAD) for s, e in sorted(pieces)]
+            pieces += [(start, start + LONG_WORD_END, False), (end - LONG_WORD_END, end, False)]
+        else:  # a word squeezed to nothing is no sign of speech either
+            pieces.append((start, end, end - start >= SHORTEST_WORD))
+    return [(s - WORD_PAD, e + WORD_PAD, solid) for s, e, solid in sorted(pieces)]
 
 
 def uncovered(
     speech: SpeechMap,
     stretches: Sequence[Stretch],
-    covered: Sequence[tuple[float, float]],
+    covered: Sequence[tuple[float, float, bool]],
     min_length: float = MIN_UNCOVERED,
 ) -> list[Stretch]:
     """The parts of ``stretches`` outside every ``covered`` span, parts less than JOIN seconds apart
-    with no word between them joined, at least ``min_length`` seconds long."""
+    with no solid word between them joined, at least ``min_length`` seconds long."""
     covered = sorted(covered)
     parts: list[tuple[float, float]] = []
     for stretch in stretches:
         position = stretch.start
-        for start, end in covered:
+        for start, end, _ in covered:
             if end <= position or start >= stretch.end:
                 continue
             if start - position >= MIN_SPEECH:
@@ -177,7 +180,7 @@ def uncovered(
             parts.append((position, stretch.end))
     joined: list[tuple[float, float]] = []
     for start, end in parts:
-        if joined and start - joined[-1][1] < JOIN and not any(s < start and e > joined[-1][1] for s, e in covered):
+        if joined and start - joined[-1][1] < JOIN and not any(s < start and e > joined[-1][1] and solid for s, e, solid in covered):
             joined[-1] = (joined[-1][0], end)
         else:
             joined.append((start, end))

@@ -31,6 +31,8 @@ MAX_NO_SPEECH_UNSURE = 0.3
 MAX_ROUNDS = 2
 #: Seconds of audio kept before and after an uncovered stretch in its window.
 MARGIN = 0.1
+#: ... and up to this much more where no word was aligned (the stretch's speech may run on under a long word).
+EXTEND = 1.0
 
 
 @dataclass(frozen=True)
@@ -112,9 +114,13 @@ def _tried(gap: Stretch, tried: Sequence[Stretch]) -> bool:
 
 
 def _decode_stretch(job, features, gap: Stretch, drafts: Sequence[Draft], words: WordSpans, initial_prompt) -> list[Draft]:
+    """The seek loop on the stretch, widened up to EXTEND seconds each side where no solid word lies."""
     fps = job.frames_per_second
-    start = max(0, round((gap.start - MARGIN) * fps))
-    end = min(features.content_frames, round((gap.end + MARGIN) * fps))
+    solid = [(s, e) for s, e, ok in covered_spans(words.spans) if ok]
+    before = max([e for s, e in solid if e <= gap.start + 0.01], default=0.0)
+    after = min([s for s, e in solid if s >= gap.end - 0.01], default=features.content_frames / fps)
+    start = max(0, round(min(gap.start - MARGIN, max(gap.start - EXTEND, before)) * fps))
+    end = min(features.content_frames, round(max(gap.end + MARGIN, min(gap.end + EXTEND, after)) * fps))
     prompt = list(initial_prompt) + _context(job, drafts, gap.start)
     quiet = replace(job, options=replace(job.options, verbose=False))  # only the kept segments are shown
     segments, _ = transcribe_windows(quiet, features, [(start, end)], prompt, None, words.observe)

@@ -19,6 +19,9 @@ from joining import Gap, english_clips, join, load_clips, make_gap, score_clips 
 
 pytestmark = [pytest.mark.weights, pytest.mark.shared]
 
+#: tiny.en's WER on a clip heard (the 8 kHz telephone clip is its worst, about 36%); a lost clip scores 80-100%.
+MAX_CLIP_WER = 50.0
+
 #: Falsetto first, then read speech: today's seek loop writes the read sentence over the falsetto one
 #: and loses it (tiny.en and base; found by shuffling the set's English clips).
 FALSETTO_FIRST = [
@@ -43,7 +46,9 @@ def tiny():
 
 
 def _rows(result):
-    return [s.to_dict() for s in result.segments], result.text
+    """What a user reads (as tests/plugins/test_default_exact.py compares): the probabilities' last digits
+    depend on the thread count the decoder picks by timing, from run to run."""
+    return [(s.start, s.end, s.text, s.tokens, s.repaired) for s in result.segments], result.text
 
 
 def test_falsetto_skipped_by_the_seek_loop_is_repaired(shared_speech, tiny):
@@ -54,7 +59,7 @@ def test_falsetto_skipped_by_the_seek_loop_is_repaired(shared_speech, tiny):
 
     result = tiny.transcribe(joined.samples, language="en")
     scores = score_clips(joined, result.text)
-    assert all(s.wer <= 35.0 for s in scores), [(s.name, round(s.wer, 1)) for s in scores]
+    assert all(s.wer <= MAX_CLIP_WER for s in scores), [(s.name, round(s.wer, 1)) for s in scores]
     repaired = [s for s in result.segments if s.repaired]
     assert repaired and all(s.start < joined.spans[0][1] for s in repaired)
     assert result.segments[0].repaired, "the repaired sentence comes first, where it was said"
@@ -69,7 +74,7 @@ def test_nothing_skipped_means_the_same_output(shared_speech, tiny):
     off = tiny.transcribe(joined.samples, language="en", repair=False)
     assert _rows(on) == _rows(off)
     assert not any(s.repaired for s in on.segments)
-    assert all(s.wer <= 35.0 for s in score_clips(joined, on.text))
+    assert all(s.wer <= MAX_CLIP_WER for s in score_clips(joined, on.text))
 
 
 @pytest.mark.parametrize("name", ["en_jfk_inaugural_stereo44k.flac", "en_mfa_whispered.flac", "en_mfa_falsetto2.flac"])

@@ -118,7 +118,9 @@ class WhisperDecoder:
             text = tokenizer.decode(text_tokens)
         else:
             prompt = tokenizer.encode(" " + options.initial_prompt.strip()) if options.initial_prompt else []
-            words = WordSpans(job) if options.repair else None
+            # coverage needs word alignment (cross-attention); a runtime without it is decoded as openai-whisper does
+            aligns = hasattr(model, "logits_full") and hasattr(model, "alignment_attention")
+            words = WordSpans(job) if options.repair and aligns else None
             drafts, all_tokens = transcribe_windows(job, features, clips, prompt, progress, words and words.observe)
             text = tokenizer.decode([t for t in all_tokens[len(prompt) :] if t < tokenizer.eot])
             if words is not None:

@@ -113,7 +113,7 @@ class WhisperDecoder:
             drafts = transcribe_batched(job, features, clips, progress)
             if options.repair and regions is not None and vad:
                 requested = clip_frames(options.clip_timestamps, content, fps)
-                drafts, _ = repair_batched(job, features, drafts, clips, requested)
+                drafts, _ = repair_batched(job, features, drafts, requested)
             text_tokens = [t for d in drafts for t in d.tokens if t < tokenizer.eot]
             text = tokenizer.decode(text_tokens)
         else:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from typing import Sequence
 
 from .batched import transcribe_batched
-from .coverage import MIN_UNCOVERED, SpeechMap, Stretch, WordSpans, covered_spans, uncovered, within
+from .coverage import MIN_UNCOVERED, WORD_PAD, SpeechMap, Stretch, WordSpans, covered_spans, uncovered, within
 from .longform import format_timestamp, log_segment, transcribe_windows
 from .quality import is_silent, normalise_segment
 from .segments import Draft
@@ -27,6 +27,9 @@ log = logging.getLogger(__name__)
 MAX_NO_SPEECH_SURE = 0.6
 #: ... or at most this where Silero was unsure (whispering, falsetto, far-field, or noise).
 MAX_NO_SPEECH_UNSURE = 0.3
+#: Batched mode: audio without text is decoded again when the model's no-speech probability of it
+#: is at most this (what Silero missed there is unsure speech by definition).
+MAX_NO_SPEECH_GAP = 0.5
 #: Rounds of repair: a repair's own seek loop may leave speech uncovered too.
 MAX_ROUNDS = 2
 #: Seconds of audio kept before and after an uncovered stretch in its window.
@@ -155,8 +158,8 @@ def _accept(segment: Draft, gap: Stretch, others: Sequence[Draft], options) -> b
 
 
 def batched_gaps(job, features, windows: Sequence[tuple[int, int]], ranges: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
-    """Frame ranges within ``ranges`` that no VAD window holds, at least ``MIN_UNCOVERED`` long, cut to
-    windows of at most 30 s, without digital silence."""
+    """Frame ranges within ``ranges`` that none of ``windows`` (frame ranges) holds, at least
+    ``MIN_UNCOVERED`` long, cut to windows of at most 30 s, without digital silence."""
     fps, hop = job.frames_per_second, features.spec.hop_length
     out: list[tuple[int, int]] = []
     for start, end in ranges:
@@ -190,27 +193,29 @@ def no_speech_probabilities(job, features, windows: Sequence[tuple[int, int]]) -
     return probs
 
 
-def repair_batched(job, features, drafts: list[Draft], windows, ranges) -> tuple[list[Draft], RepairReport]:
-    """Batched mode: the audio VAD left out is decoded where the model's no-speech probability says speech."""
+def repair_batched(job, features, drafts: list[Draft], ranges) -> tuple[list[Draft], RepairReport]:
+    """Batched mode: audio without a segment (left out by VAD, or within a window the model wrote
+    nothing for) is decoded where the model's no-speech probability says speech."""
     fps = job.frames_per_second
-    gaps = batched_gaps(job, features, windows, ranges)
+    segments = [(round((d.start - WORD_PAD) * fps), round((d.end + WORD_PAD) * fps)) for d in drafts if d.text.strip()]
+    gaps = batched_gaps(job, features, segments, ranges)
     if not gaps:
         return drafts, RepairReport((), ())
     probs = no_speech_probabilities(job, features, gaps)
     found, repaired, added = [], [], []
     for (start, end), prob in zip(gaps, probs):
-        log.debug("coverage: [%s --> %s] outside VAD, no-speech probability %.2f", format_timestamp(start / fps), format_timestamp(end / fps), prob)
-    candidates = [g for g, p in zip(gaps, probs) if p <= MAX_NO_SPEECH_UNSURE]
+        log.debug("coverage: [%s --> %s] has no text, no-speech probability %.2f", format_timestamp(start / fps), format_timestamp(end / fps), prob)
+    candidates = [g for g, p in zip(gaps, probs) if p <= MAX_NO_SPEECH_GAP]
     for start, end in gaps:
         if (start, end) not in candidates:
             job.primed.pop((start, end - start), None)
     if not candidates:
         return drafts, RepairReport((), ())
     for start, end in candidates:
-        stretch = Stretch(start / fps, end / fps, False)
+        stretch = Stretch(start / fps, end / fps, True)  # judged by the model: MAX_NO_SPEECH_SURE applies
         found.append(stretch)
         log.info(
-            "coverage: %.1f s outside VAD at [%s --> %s] may be speech (model); decoding it",
+            "coverage: %.1f s without text at [%s --> %s] may be speech (model); decoding it again",
             stretch.duration, format_timestamp(stretch.start), format_timestamp(stretch.end),
         )
     quiet = replace(job, options=replace(job.options, verbose=False))

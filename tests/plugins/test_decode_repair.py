@@ -15,7 +15,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 
-from joining import Gap, english_clips, join, load_clips, make_gap, score_clips  # noqa: E402
+from joining import Gap, english_clips, far_field, join, load_clips, make_gap, score_clips  # noqa: E402
 
 pytestmark = [pytest.mark.weights, pytest.mark.shared]
 
@@ -75,6 +75,21 @@ def test_nothing_skipped_means_the_same_output(shared_speech, tiny):
     assert _rows(on) == _rows(off)
     assert not any(s.repaired for s in on.segments)
     assert all(s.wer <= MAX_CLIP_WER for s in score_clips(joined, on.text))
+
+
+def test_batched_mode_decodes_far_field_whispering_that_vad_missed(shared_speech, tiny):
+    names = ["en_picovoice_test.wav", "en_mfa_whispered.flac", "en_librivox_sense_and_sensibility_0890.wav"]
+    clips = load_clips(shared_speech, names)
+    joined = join([clips[names[0]], far_field(clips[names[1]]), clips[names[2]]], [Gap("silence", 1.0)])
+    before = score_clips(joined, tiny.transcribe(joined.samples, language="en", batch_size=4, repair=False).text)
+    assert before[1].deletions == before[1].words, "the regression case no longer loses the whispered sentence"
+
+    result = tiny.transcribe(joined.samples, language="en", batch_size=4)
+    after = score_clips(joined, result.text)
+    start, end = joined.spans[1]
+    assert any(s.repaired and start - 1.0 <= s.start < end for s in result.segments)
+    assert after[1].deletions < after[1].words
+    assert [a.errors for a in after[::2]] == [b.errors for b in before[::2]], "the read clips are untouched"
 
 
 @pytest.mark.parametrize("name", ["en_jfk_inaugural_stereo44k.flac", "en_mfa_whispered.flac", "en_mfa_falsetto2.flac"])

@@ -6,6 +6,10 @@ window starting at the stretch, zero-padded after it) with the text before it as
 segments are kept only when the model itself says they are speech, then merged in time order and
 marked ``extra["repaired"]``. Where nothing was left uncovered nothing is decoded and the segments
 are returned as they are, so the transcript is the seek loop's own.
+
+Batched mode (:func:`repair_batched`) decodes only VAD's windows, so what Silero misses (far-field,
+whispered speech) is never heard: every stretch of at least a second without a segment is encoded,
+and decoded when the model's no-speech probability of it says it may be speech.
 """
 
 from __future__ import annotations

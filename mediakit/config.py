@@ -73,6 +73,7 @@ class DecodeOptions:
     vad: bool | None = None  # voice activity detection first, decoding speech regions only; None = in batched mode only
     vad_options: VadOptions | None = None  # None = VadOptions(), or BATCHED_VAD in batched mode
     repetition_guard: bool = True  # detect and break repetition loops in long inputs
+    repair: bool = True  # decode again the speech stretches (VAD) the decoding left without text; False = openai-whisper's output
     zh_script: str | None = None  # simplified or traditional: convert Chinese output
     batch_size: int = 0  # > 0: batched long-form mode over VAD speech windows of at most 30 s
     verbose: bool | None = None  # True: log every segment as it is decoded (the CLI prints it)

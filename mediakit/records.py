@@ -96,10 +96,14 @@ class Segment:
     compression_ratio: float = 0.0
     no_speech_prob: float = 0.0
     words: tuple[Word, ...] | None = None
+    repaired: bool = False  # decoded again by the coverage repair: the seek loop had left this speech without text
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["tokens"] = list(self.tokens)
+        # openai-whisper's keys only, unless the segment came from a repair
+        if not self.repaired:
+            del data["repaired"]
         if self.words is None:
             del data["words"]
         else:
@@ -122,6 +126,7 @@ class Segment:
             compression_ratio=float(data.get("compression_ratio", 0.0)),
             no_speech_prob=float(data.get("no_speech_prob", 0.0)),
             words=None if words is None else tuple(Word(**w) for w in words),
+            repaired=bool(data.get("repaired", False)),
         )
 
 

@@ -82,6 +82,7 @@ EXTRA_FIELDS: dict[str, tuple[Callable[[str, str], Any], str]] = {
     "suppress_blank": (_bool, "decode"),
     "without_timestamps": (_bool, "decode"),
     "repetition_guard": (_bool, "decode"),
+    "repair": (_bool, "decode"),
     "prepend_punctuations": (_text, "decode"),
     "append_punctuations": (_text, "decode"),
     "temperature_increment_on_fallback": (_optional_float, "ladder"),

@@ -13,8 +13,10 @@ from mediakit.records import Features, ProgressCallback, Segment, Transcript, Wo
 from mediakit.stages import Batcher, SegmentCallback
 
 from .batched import transcribe_batched
+from .coverage import SpeechMap, WordSpans
 from .job import Job
 from .longform import clip_frames, transcribe_windows
+from .repair import repair, repair_batched
 from .script import CHINESE, converter
 from .segments import Draft
 from .source import LIVE_END, WholeFeatures, as_source, duration
@@ -144,14 +146,39 @@ class WhisperDecoder:
 
         if options.batch_size > 0:
             drafts = transcribe_batched(job, features, clips, progress, self.batcher)
+            if options.repair and regions is not None and vad and not features.live:
+                requested = clip_frames(options.clip_timestamps, content, fps)
+                drafts, _ = repair_batched(job, features, drafts, requested)
             emit_drafts(drafts)
             text_tokens = [t for d in drafts for t in d.tokens if t < tokenizer.eot]
             text = tokenizer.decode(text_tokens)
         else:
             prompt = tokenizer.encode(" " + options.initial_prompt.strip()) if options.initial_prompt else []
-            drafts, all_tokens = transcribe_windows(job, features, clips, prompt, progress, emit_drafts)
+            # coverage needs word alignment (cross-attention); a runtime without it is decoded as openai-whisper
+            # does, and so is a live input (its segments are final as they are decoded)
+            aligns = hasattr(model, "logits_full") and hasattr(model, "alignment_attention")
+            words = WordSpans(job) if options.repair and aligns and not features.live else None
+            # with a coverage pass, segments are final only after it: emitted once it has run
+            drafts, all_tokens = transcribe_windows(
+                job, features, clips, prompt, progress, None if words is not None else emit_drafts,
+                words and words.observe,
+            )
             text = tokenizer.decode([t for t in all_tokens[len(prompt) :] if t < tokenizer.eot])
+            if words is not None:
+                drafts, text = self._repair(job, features, clips, drafts, words, prompt, text)
+                emit_drafts(drafts)
         return self._transcript(drafts, text, language, features, language_probs)
+
+    def _repair(self, job, features, clips, drafts, words, prompt, text):
+        """The seek loop's segments and text, with the speech it left without text decoded again."""
+        fps = features.spec.frames_per_second
+        speech = SpeechMap.of_source(features)
+        ranges = [(start / fps, end / fps) for start, end in clips]
+        repaired, report = repair(job, features, drafts, words, speech, ranges, prompt)
+        if not report.repaired:
+            return drafts, text  # nothing added: the seek loop's own transcript
+        eot = job.tokenizer.eot
+        return repaired, job.tokenizer.decode([t for d in repaired for t in d.tokens if t < eot])
 
     def _language(self, model, features: Features, clips) -> tuple[str, dict[str, float] | None, dict]:
         """The language, its probabilities when detected, and the windows encoded to detect it."""
@@ -209,6 +236,7 @@ class WhisperDecoder:
             compression_ratio=float(d.compression_ratio),
             no_speech_prob=float(d.no_speech_prob),
             words=words,
+            repaired=bool(d.extra.get("repaired", False)),
         )
 
     def _transcript(self, drafts: list[Draft], text: str, language: str, features, probs) -> Transcript:

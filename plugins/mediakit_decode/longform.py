@@ -18,6 +18,9 @@ from .window import WindowBatch
 
 log = logging.getLogger(__name__)
 
+#: ``on_window`` of :func:`transcribe_windows`.
+WindowObserver = Callable[[float, int, object, Sequence[Draft]], None]
+
 PUNCTUATION = "\"'“¿([{-\"'.。,，!！?？:：”)]}、"
 
 
@@ -79,10 +82,14 @@ def transcribe_windows(
     initial_prompt_tokens: list[int],
     progress: ProgressCallback | None = None,
     emit: Callable[[list[Draft]], None] | None = None,
+    on_window: WindowObserver | None = None,
 ) -> tuple[list[Draft], list[int]]:
     """Run the seek loop over the clip ranges of a feature source (:mod:`.source`); return the segments
     and every token (prompt first). ``emit`` gets each window's segments once they are final. Windows
-    are read in order: a live source is waited for, and what lies behind ``seek`` is released."""
+    are read in order: a live source is waited for, and what lies behind ``seek`` is released.
+
+    ``on_window(time_offset, segment_size, audio_features, segments)``, when given, sees each decoded
+    window's encoder output (n_audio_ctx, d) and the segments kept from it; it must not change them."""
     options, tokenizer = job.options, job.tokenizer
     fps, n_frames = job.frames_per_second, job.n_frames
     content_frames = known_content(source, 0, n_frames)
@@ -235,6 +242,8 @@ def transcribe_windows(
         for segment in current:
             if options.verbose:
                 log_segment(segment)
+        if on_window is not None:
+            on_window(time_offset, segment_size, audio_features[0], current)
         segments.extend(current)
         if emit is not None and current:
             emit(current)

@@ -173,3 +173,51 @@ def speech_regions_of(source, options: VadOptions, max_speech_s: float = float("
     regions = [(s["start"] / VAD_SAMPLE_RATE, s["end"] / VAD_SAMPLE_RATE) for s in spans]
     log.debug("vad: %d speech region(s), %.1f s of %.1f s", len(regions), sum(e - s for s, e in regions), total / VAD_SAMPLE_RATE)
     return regions
+#: Samples per Silero probability at 16 kHz (32 ms).
+VAD_FRAME = 512
+
+
+def speech_probabilities(samples: np.ndarray, sample_rate: int) -> np.ndarray:
+    """Silero's speech probability of every 32 ms of mono ``samples``: (ceil(n / 512),) float32."""
+    if sample_rate != VAD_SAMPLE_RATE:
+        raise StageError(f"vad needs {VAD_SAMPLE_RATE} Hz audio, got {sample_rate} Hz")
+    if len(samples) == 0:
+        return np.zeros(0, dtype=np.float32)
+    import torch
+
+    model, _ = _silero()
+    audio = torch.from_numpy(np.ascontiguousarray(samples, dtype=np.float32))
+    model.reset_states()
+    probs = []
+    for start in range(0, len(audio), VAD_FRAME):
+        chunk = audio[start : start + VAD_FRAME]
+        if len(chunk) < VAD_FRAME:
+            chunk = torch.nn.functional.pad(chunk, (0, VAD_FRAME - len(chunk)))
+        probs.append(model(chunk, sample_rate).item())
+    model.reset_states()
+    return np.asarray(probs, dtype=np.float32)
+
+
+def speech_probabilities_of(source) -> np.ndarray:
+    """:func:`speech_probabilities` of a feature source's samples (:mod:`.source`), read a piece at a time:
+    the same 512-sample windows in the same order, so the same probabilities, with one piece in memory."""
+    total = source.n_samples
+    rate = source.spec.sample_rate
+    if rate != VAD_SAMPLE_RATE:
+        raise StageError(f"vad needs {VAD_SAMPLE_RATE} Hz audio, got {rate} Hz")
+    if total == 0:
+        return np.zeros(0, dtype=np.float32)
+    import torch
+
+    model, _ = _silero()
+    model.reset_states()
+    probs = []
+    for first in range(0, total, _VAD_READ):
+        piece = torch.from_numpy(np.array(source.samples(first, min(total, first + _VAD_READ)), dtype=np.float32))
+        for start in range(0, len(piece), VAD_FRAME):
+            chunk = piece[start : start + VAD_FRAME]
+            if len(chunk) < VAD_FRAME:
+                chunk = torch.nn.functional.pad(chunk, (0, VAD_FRAME - len(chunk)))
+            probs.append(model(chunk, rate).item())
+    model.reset_states()
+    return np.asarray(probs, dtype=np.float32)

@@ -1,0 +1,204 @@
+"""Coverage: which stretches of the input carry speech, which of them got words, and which got none.
+
+Speech comes from Silero's per-frame probabilities at a low threshold (whispering and falsetto score
+low); a stretch is *sure* when some frame of it reaches Silero's usual threshold, else *unsure* (the
+repair then asks the model's no-speech probability too). Words come from the decoded windows: their
+own word timestamps, or the same cross-attention alignment run on a copy (the segments are not
+touched, so the transcript does not change).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from .segments import Draft
+from .timing import find_alignment
+from .vad import VAD_FRAME, speech_probabilities, speech_probabilities_of
+
+log = logging.getLogger(__name__)
+
+#: Speech probability from which a frame may be speech (Silero's usual threshold is 0.5); once in
+#: speech, frames stay speech down to END_THRESHOLD (Silero's own hysteresis).
+LOW_THRESHOLD = 0.15
+END_THRESHOLD = 0.03
+#: Seconds added before and after each stretch (Silero's onsets and ends are late for quiet speech).
+STRETCH_PAD = 0.2
+#: A stretch with a frame at or above this is sure speech.
+SURE_THRESHOLD = 0.5
+#: Pauses shorter than this (seconds) do not split a stretch; speech shorter than MIN_SPEECH is dropped.
+MIN_PAUSE = 0.4
+MIN_SPEECH = 0.25
+#: Seconds added around each word before what it covers is taken away from the speech.
+WORD_PAD = 0.2
+#: A word longer than this (seconds) covers only LONG_WORD_END at each end: the alignment stretches
+#: a word over speech that has no text.
+LONGEST_WORD = 1.0
+LONG_WORD_END = 0.25
+#: A word shorter than this (seconds) is not solid: the alignment ran out of speech for it.
+SHORTEST_WORD = 0.05
+#: Uncovered speech shorter than this (seconds) is left alone.
+MIN_UNCOVERED = 1.0
+#: Uncovered parts less than this apart (seconds), with no word between them, are one stretch.
+JOIN = 1.0
+
+
+@dataclass(frozen=True)
+class Stretch:
+    """Seconds ``start``..``end`` of speech; ``sure``: Silero reached its usual threshold in it."""
+
+    start: float
+    end: float
+    sure: bool
+
+    @property
+    def duration(self) -> float:
+        return self.end - self.start
+
+
+@dataclass(frozen=True, eq=False)
+class SpeechMap:
+    """Silero's speech probabilities of one input: (n,) float32, one per ``frame`` seconds."""
+
+    probs: np.ndarray
+    frame: float
+    duration: float
+
+    @classmethod
+    def of(cls, samples: np.ndarray, sample_rate: int) -> "SpeechMap":
+        return cls(speech_probabilities(samples, sample_rate), VAD_FRAME / sample_rate, len(samples) / sample_rate)
+
+    @classmethod
+    def of_source(cls, source) -> "SpeechMap":
+        """The map of a feature source's samples (whole features or a finite stream), read a piece at a time."""
+        rate = source.spec.sample_rate
+        return cls(speech_probabilities_of(source), VAD_FRAME / rate, source.n_samples / rate)
+
+    def is_sure(self, start: float, end: float) -> bool:
+        """Some frame of ``start``..``end`` reaches SURE_THRESHOLD."""
+        a, b = int(start / self.frame), max(int(start / self.frame) + 1, int(np.ceil(end / self.frame)))
+        return bool(len(self.probs[a:b]) and self.probs[a:b].max() >= SURE_THRESHOLD)
+
+    def stretches(self) -> list[Stretch]:
+        """Runs of frames that start at LOW_THRESHOLD and last down to END_THRESHOLD, joined over pauses
+        shorter than MIN_PAUSE, without those shorter than MIN_SPEECH, padded by STRETCH_PAD."""
+        runs: list[list[float]] = []
+        inside = False
+        for index, p in enumerate(self.probs):
+            inside = p >= LOW_THRESHOLD or (inside and p >= END_THRESHOLD)
+            if not inside:
+                continue
+            start, end = index * self.frame, (index + 1) * self.frame
+            if runs and start - runs[-1][1] < MIN_PAUSE:
+                runs[-1][1] = end
+            else:
+                runs.append([start, end])
+        out = []
+        for s, e in runs:
+            s, e = max(0.0, s - STRETCH_PAD), min(self.duration, e + STRETCH_PAD)
+            if e - s >= MIN_SPEECH + 2 * STRETCH_PAD:
+                out.append(Stretch(s, e, self.is_sure(s, e)))
+        return out
+
+
+class WordSpans:
+    """Collects the time spans of the words of every window the seek loop keeps (``observe``)."""
+
+    def __init__(self, job):
+        self.job = job
+        self.spans: list[tuple[float, float]] = []
+        self._segments: dict[int, tuple[float, float]] = {}  # id(draft) -> its words' first start, last end
+
+    def observe(self, time_offset: float, segment_size: int, audio_features: torch.Tensor, current: Sequence[Draft]) -> None:
+        """Called by the seek loop with a window's encoder output (n_audio_ctx, d) and its kept segments."""
+        drafts = [d for d in current if d.text.strip()]
+        if not drafts:
+            return
+        if all(d.words is not None for d in drafts):
+            for draft in drafts:
+                self._add(draft, [(w["start"], w["end"]) for w in draft.words])
+            return
+        eot = self.job.tokenizer.eot
+        per_draft = [[t for t in d.tokens if t < eot] for d in drafts]
+        text_tokens = [t for tokens in per_draft for t in tokens]
+        if not text_tokens:
+            return
+        alignment = find_alignment(self.job.runtime, self.job.tokenizer, text_tokens, audio_features, segment_size)
+        index = 0
+        for draft, tokens in zip(drafts, per_draft):
+            spans, taken = [], 0
+            while index < len(alignment) and taken < len(tokens):
+                timing = alignment[index]
+                if timing.word.strip():
+                    spans.append((time_offset + timing.start, time_offset + timing.end))
+                taken += len(timing.tokens)
+                index += 1
+            self._add(draft, spans)
+
+    def _add(self, draft: Draft, spans: list[tuple[float, float]]) -> None:
+        self.spans.extend(spans)
+        if spans:  # a long first or last word stretches over speech without text: only its inner end counts
+            (first_start, first_end), (last_start, last_end) = spans[0], spans[-1]
+            start = max(first_start, first_end - LONGEST_WORD / 2)
+            end = min(last_end, last_start + LONGEST_WORD / 2)
+            self._segments[id(draft)] = (start, max(start, end))
+
+    def words_of(self, draft: Draft) -> tuple[float, float] | None:
+        """Where the words of a segment seen by ``observe`` start and end (seconds), if it has any."""
+        return self._segments.get(id(draft))
+
+
+def covered_spans(words: Sequence[tuple[float, float]]) -> list[tuple[float, float, bool]]:
+    """What the words cover, padded by WORD_PAD, as (start, end, solid): a word longer than LONGEST_WORD
+    covers only LONG_WORD_END seconds at each end, and those pieces are not solid (see ``uncovered``)."""
+    pieces: list[tuple[float, float, bool]] = []
+    for start, end in words:
+        if end - start > LONGEST_WORD:
+            pieces += [(start, start + LONG_WORD_END, False), (end - LONG_WORD_END, end, False)]
+        else:  # a word squeezed to nothing is no sign of speech either
+            pieces.append((start, end, end - start >= SHORTEST_WORD))
+    return [(s - WORD_PAD, e + WORD_PAD, solid) for s, e, solid in sorted(pieces)]
+
+
+def uncovered(
+    speech: SpeechMap,
+    stretches: Sequence[Stretch],
+    covered: Sequence[tuple[float, float, bool]],
+    min_length: float = MIN_UNCOVERED,
+) -> list[Stretch]:
+    """The parts of ``stretches`` outside every ``covered`` span, parts less than JOIN seconds apart
+    with no solid word between them joined, at least ``min_length`` seconds long."""
+    covered = sorted(covered)
+    parts: list[tuple[float, float]] = []
+    for stretch in stretches:
+        position = stretch.start
+        for start, end, _ in covered:
+            if end <= position or start >= stretch.end:
+                continue
+            if start - position >= MIN_SPEECH:
+                parts.append((position, start))
+            position = max(position, end)
+        if stretch.end - position >= MIN_SPEECH:
+            parts.append((position, stretch.end))
+    joined: list[tuple[float, float]] = []
+    for start, end in parts:
+        if joined and start - joined[-1][1] < JOIN and not any(s < start and e > joined[-1][1] and solid for s, e, solid in covered):
+            joined[-1] = (joined[-1][0], end)
+        else:
+            joined.append((start, end))
+    return [Stretch(s, e, speech.is_sure(s, e)) for s, e in joined if e - s >= min_length]
+
+
+def within(speech: SpeechMap, stretches: Sequence[Stretch], ranges: Sequence[tuple[float, float]]) -> list[Stretch]:
+    """``stretches`` cut to the seconds ranges ``ranges`` (what was asked to be decoded)."""
+    out = []
+    for stretch in stretches:
+        for start, end in ranges:
+            s, e = max(stretch.start, start), min(stretch.end, end)
+            if e - s >= MIN_SPEECH:
+                out.append(Stretch(s, e, speech.is_sure(s, e)))
+    return out

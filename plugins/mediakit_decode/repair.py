@@ -130,7 +130,7 @@ def _decode_stretch(job, features, gap: Stretch, drafts: Sequence[Draft], words:
     end = min(features.content_frames, round(max(gap.end + MARGIN, min(gap.end + EXTEND, after)) * fps))
     prompt = list(initial_prompt) + _context(job, drafts, gap.start)
     quiet = replace(job, options=replace(job.options, verbose=False))  # only the kept segments are shown
-    segments, _ = transcribe_windows(quiet, features, [(start, end)], prompt, None, words.observe)
+    segments, _ = transcribe_windows(quiet, features, [(start, end)], prompt, None, on_window=words.observe)
     return segments
 
 

@@ -17,7 +17,7 @@ from mediakit.cli import common
 DATA = Path(__file__).parent / "data"
 SHARED_SPEECH = Path(__file__).resolve().parents[2] / "shared" / "data" / "speech"
 
-JFK_REFERENCE = "and so my fellow americans ask not what your country can do for you ask what you can do for your country"
+from speechref import JFK_REFERENCE, normalize  # noqa: F401  (kept here for fixtures below)
 
 
 def pytest_configure(config):
@@ -33,11 +33,6 @@ def pytest_report_header(config):
         return f"ffmpeg under test: {locate_ffmpeg(None).describe()}"
     except FfmpegNotFound as error:
         return f"ffmpeg under test: none ({error})"
-
-
-def normalize(text: str) -> str:
-    """Lower-case, drop punctuation, collapse spaces: how the issue compares transcripts."""
-    return " ".join(re.sub(r"[^\w\s']", " ", text.lower()).replace("'", "").split())
 
 
 @pytest.fixture

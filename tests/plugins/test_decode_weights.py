@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import JFK_REFERENCE, normalize
+from speechref import JFK_REFERENCE, normalize
 from mediakit_decode.script import converter
 
 pytestmark = pytest.mark.weights

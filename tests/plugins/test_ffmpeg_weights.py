@@ -6,7 +6,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import JFK_REFERENCE, normalize
+from speechref import JFK_REFERENCE, normalize
 
 import mediakit
 

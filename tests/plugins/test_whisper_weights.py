@@ -13,7 +13,7 @@ import pytest
 import torch
 
 import mediakit_whisper
-from conftest import JFK_REFERENCE, normalize
+from speechref import JFK_REFERENCE, normalize
 from mediakit.config import ModelOptions
 from mediakit.records import FeatureSpec
 from mediakit_whisper import locate

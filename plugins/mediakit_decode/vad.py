@@ -140,26 +140,14 @@ def speech_regions_of(source, options: VadOptions, max_speech_s: float = float("
         return []
     if source.spec.sample_rate != VAD_SAMPLE_RATE:
         raise StageError(f"vad needs {VAD_SAMPLE_RATE} Hz audio, got {source.spec.sample_rate} Hz")
+    import array
+
     try:
         from silero_vad.utils_vad import get_speech_timestamps_from_probs
     except ImportError:  # silero-vad before 6: only the whole samples
         log.debug("vad: this silero-vad has no get_speech_timestamps_from_probs; reading the whole input")
         return speech_regions(source.samples(0, total), VAD_SAMPLE_RATE, options, max_speech_s)
-    import array
-
-    import torch
-
-    model, _ = _silero()
-    model.reset_states()
-    probs = array.array("d")
-    window = 512
-    for start in range(0, total, _VAD_READ):
-        piece = torch.from_numpy(np.array(source.samples(start, min(total, start + _VAD_READ)), dtype=np.float32))
-        for offset in range(0, len(piece), window):
-            chunk = piece[offset : offset + window]
-            if len(chunk) < window:
-                chunk = torch.nn.functional.pad(chunk, (0, int(window - len(chunk))))
-            probs.append(model(chunk, VAD_SAMPLE_RATE).item())
+    probs = array.array("d", _probabilities_of(source))
     spans = get_speech_timestamps_from_probs(
         probs,
         sampling_rate=VAD_SAMPLE_RATE,
@@ -198,26 +186,30 @@ def speech_probabilities(samples: np.ndarray, sample_rate: int) -> np.ndarray:
     return np.asarray(probs, dtype=np.float32)
 
 
-def speech_probabilities_of(source) -> np.ndarray:
-    """:func:`speech_probabilities` of a feature source's samples (:mod:`.source`), read a piece at a time:
-    the same 512-sample windows in the same order, so the same probabilities, with one piece in memory."""
-    total = source.n_samples
+def _probabilities_of(source):
+    """Silero's probability of each 512-sample window of a feature source's samples, as Python floats, read
+    a piece at a time: the same windows in the same order as over the whole samples."""
+    import torch
+
     rate = source.spec.sample_rate
     if rate != VAD_SAMPLE_RATE:
         raise StageError(f"vad needs {VAD_SAMPLE_RATE} Hz audio, got {rate} Hz")
-    if total == 0:
-        return np.zeros(0, dtype=np.float32)
-    import torch
-
+    total = source.n_samples
     model, _ = _silero()
     model.reset_states()
-    probs = []
-    for first in range(0, total, _VAD_READ):
-        piece = torch.from_numpy(np.array(source.samples(first, min(total, first + _VAD_READ)), dtype=np.float32))
-        for start in range(0, len(piece), VAD_FRAME):
-            chunk = piece[start : start + VAD_FRAME]
-            if len(chunk) < VAD_FRAME:
-                chunk = torch.nn.functional.pad(chunk, (0, VAD_FRAME - len(chunk)))
-            probs.append(model(chunk, rate).item())
-    model.reset_states()
-    return np.asarray(probs, dtype=np.float32)
+    try:
+        for first in range(0, total, _VAD_READ):
+            piece = torch.from_numpy(np.array(source.samples(first, min(total, first + _VAD_READ)), dtype=np.float32))
+            for start in range(0, len(piece), VAD_FRAME):
+                chunk = piece[start : start + VAD_FRAME]
+                if len(chunk) < VAD_FRAME:
+                    chunk = torch.nn.functional.pad(chunk, (0, VAD_FRAME - len(chunk)))
+                yield model(chunk, rate).item()
+    finally:
+        model.reset_states()
+
+
+def speech_probabilities_of(source) -> np.ndarray:
+    """:func:`speech_probabilities` of a feature source's samples (:mod:`.source`), read a piece at a time:
+    the same probabilities, with one piece in memory."""
+    return np.asarray(list(_probabilities_of(source)), dtype=np.float32)

@@ -19,8 +19,8 @@ from .longform import clip_frames, transcribe_windows
 from .repair import repair, repair_batched
 from .script import CHINESE, converter
 from .segments import Draft
-from .source import LIVE_END, WholeFeatures, as_source, duration
-from .vad import merge_regions, speech_regions, speech_regions_of, widen
+from .source import LIVE_END, as_source, duration
+from .vad import merge_regions, speech_regions_of, widen
 from .window import detect_language
 
 log = logging.getLogger(__name__)
@@ -107,11 +107,7 @@ class WhisperDecoder:
             if vad:
                 vad_options = options.vad_options or (BATCHED_VAD if batched else VadOptions())
                 max_speech = features.spec.chunk_seconds if batched else float("inf")
-                if isinstance(features, WholeFeatures):
-                    audio = features.features.audio
-                    regions = speech_regions(audio.samples, audio.sample_rate, vad_options, max_speech)
-                else:
-                    regions = speech_regions_of(features, vad_options, max_speech)
+                regions = speech_regions_of(features, vad_options, max_speech)
             else:
                 regions = [(0.0, content / fps)]
             # one 30 s window for speech regions that fit one; batched windows never exceed it

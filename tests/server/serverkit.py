@@ -102,26 +102,36 @@ def stop_server(server: Server) -> None:
 
 
 
-def repeated_jfk(path: Path, times: int) -> Path:
-    """A 16 kHz mono WAV of the JFK clip said ``times`` times over (11 s each): long media from tests/data."""
-    import wave
-
-    import numpy as np
-
+def jfk_samples():
+    """The JFK clip of tests/data decoded by mediakit's demux stage: (n,) float32, 16 kHz mono."""
     from mediakit.config import DemuxOptions
     from mediakit.pipeline import demuxer_for
     from mediakit.plugins import load_plugins
     from mediakit.records import FeatureSpec
 
     source = str(DATA / "jfk.flac")
-    audio = demuxer_for(load_plugins().pm, source, DemuxOptions()).demux(source, FeatureSpec())
-    samples = np.tile(audio.samples, times)
+    return demuxer_for(load_plugins().pm, source, DemuxOptions()).demux(source, FeatureSpec()).samples
+
+
+def write_wav(path: Path, samples) -> Path:
+    """``samples`` (float, 16 kHz mono) as a 16-bit PCM WAV at ``path``."""
+    import wave
+
+    import numpy as np
+
     with wave.open(str(path), "wb") as out:
         out.setnchannels(1)
         out.setsampwidth(2)
         out.setframerate(16000)
         out.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
     return path
+
+
+def repeated_jfk(path: Path, times: int) -> Path:
+    """A 16 kHz mono WAV of the JFK clip said ``times`` times over (11 s each): long media from tests/data."""
+    import numpy as np
+
+    return write_wav(path, np.tile(jfk_samples(), times))
 
 
 def kill_server(server: Server) -> None:

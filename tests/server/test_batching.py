@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import threading
 import time
-import wave
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from serverkit import DATA, openai, start_server, stop_server
+from serverkit import DATA, jfk_samples, openai, start_server, stop_server, write_wav
 
 pytestmark = pytest.mark.weights
 
@@ -29,32 +28,13 @@ def batching_server(tmp_path_factory):
     stop_server(srv)
 
 
-def _jfk_samples() -> np.ndarray:
-    from mediakit.config import DemuxOptions
-    from mediakit.pipeline import demuxer_for
-    from mediakit.plugins import load_plugins
-    from mediakit.records import FeatureSpec
-
-    source = str(DATA / "jfk.flac")
-    return demuxer_for(load_plugins().pm, source, DemuxOptions()).demux(source, FeatureSpec()).samples
-
-
-def _wav(path: Path, samples: np.ndarray) -> Path:
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(16000)
-        out.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
-    return path
-
-
 @pytest.fixture(scope="module")
 def clips(tmp_path_factory) -> list[Path]:
     """jfk.flac, its two halves, and a few clips of the shared speech set when it is there."""
     folder = tmp_path_factory.mktemp("clips")
-    samples = _jfk_samples()
+    samples = jfk_samples()
     half = len(samples) // 2
-    out = [DATA / "jfk.flac", _wav(folder / "jfk_a.wav", samples[:half]), _wav(folder / "jfk_b.wav", samples[half:])]
+    out = [DATA / "jfk.flac", write_wav(folder / "jfk_a.wav", samples[:half]), write_wav(folder / "jfk_b.wav", samples[half:])]
     out += [SHARED_SPEECH / name for name in SHARED_CLIPS if (SHARED_SPEECH / name).exists()]
     return out
 
@@ -94,8 +74,8 @@ def test_concurrent_requests_share_batches_and_get_their_text_alone(batching_ser
 def test_a_client_that_gives_up_is_cancelled_without_hurting_its_batch_mates(batching_server, clips, alone, tmp_path):
     # 6 minutes: 12 copies of the clip 20 s apart, one per window (a window holding the same sentence
     # twice is too repetitive and falls back through the whole ladder: one batch would take long)
-    jfk = _jfk_samples()
-    long = _wav(tmp_path / "long.wav", np.tile(np.concatenate([jfk, np.zeros(20 * 16000, np.float32)]), 12))
+    jfk = jfk_samples()
+    long = write_wav(tmp_path / "long.wav", np.tile(np.concatenate([jfk, np.zeros(20 * 16000, np.float32)]), 12))
     cancelled = batching_server.metric("mediakit_requests_cancelled_total")
     impatient = batching_server.client(timeout=3.0)
     gave_up = threading.Event()

@@ -6,13 +6,11 @@ from __future__ import annotations
 import statistics
 import threading
 import time
-import wave
 
-import numpy as np
 import openai
 import pytest
 
-from serverkit import DATA, httpx, start_server, stop_server
+from serverkit import httpx, repeated_jfk, start_server, stop_server
 
 
 @pytest.fixture(scope="module")
@@ -26,22 +24,7 @@ def busy_server(tmp_path_factory):
 @pytest.fixture(scope="module")
 def long_wav(tmp_path_factory):
     """About 7 minutes of speech: the JFK clip decoded at 16 kHz and repeated."""
-    from mediakit.config import DemuxOptions
-    from mediakit.pipeline import demuxer_for
-    from mediakit.plugins import load_plugins
-    from mediakit.records import FeatureSpec
-
-    pm = load_plugins().pm
-    source = str(DATA / "jfk.flac")
-    audio = demuxer_for(pm, source, DemuxOptions()).demux(source, FeatureSpec())
-    samples = np.tile(audio.samples, 40)
-    path = tmp_path_factory.mktemp("long") / "long.wav"
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(16000)
-        out.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
-    return path
+    return repeated_jfk(tmp_path_factory.mktemp("long") / "long.wav", 40)
 
 
 def _wait_for(predicate, limit: float, what: str) -> None:

@@ -3,6 +3,7 @@
     python benchmarks/commands.py                          # english.wav and long.wav, 3 rounds
     python benchmarks/commands.py --files long --rounds 5
     python benchmarks/commands.py --audio lecture.mp3      # any file (no WER)
+    python benchmarks/commands.py --peer-python ~/fw/bin/python   # faster-whisper in a venv of its own
 
 Each round runs every engine once, in turn (A B C A B C ...): this machine's speed drifts by up to
 30% within minutes, and interleaving lets the drift hit every engine alike. The wall time is the
@@ -50,7 +51,8 @@ open(out, "w", encoding="utf-8").write("".join(s.text for s in segments))
 """
 
 
-def command(engine: str, audio: Path, threads: int, out_dir: Path) -> tuple[list[str], Path]:
+def command(engine: str, audio: Path, threads: int, out_dir: Path,
+            peer_python: str = sys.executable) -> tuple[list[str], Path]:
     """The command line of ``engine`` on ``audio`` and the text file it writes."""
     if engine.startswith("mediakit"):
         cmd = [sys.executable, "-m", "mediakit", "transcribe", str(audio), "--model", "base", "-f", "txt",
@@ -60,7 +62,15 @@ def command(engine: str, audio: Path, threads: int, out_dir: Path) -> tuple[list
         return cmd, out_dir / (audio.stem + ".txt")
     out = out_dir / (audio.stem + ".txt")
     ctype = "int8" if engine.endswith("int8") else "float32"
-    return [sys.executable, "-c", FASTER_WHISPER, str(ct2_base_dir()), str(audio), ctype, str(threads), str(out)], out
+    return [peer_python, "-c", FASTER_WHISPER, str(ct2_base_dir()), str(audio), ctype, str(threads), str(out)], out
+
+
+def peer_installed(engine: str, peer_python: str) -> bool:
+    """Whether ``engine`` can run: mediakit here, faster-whisper in ``peer_python``."""
+    if engine.startswith("mediakit") or peer_python == sys.executable:
+        return installed(engine)
+    probe = subprocess.run([peer_python, "-c", "import faster_whisper"], capture_output=True)
+    return probe.returncode == 0
 
 
 def run(cmd: list[str]) -> tuple[float, float, int]:
@@ -85,6 +95,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--data", type=Path, default=SHARED)
+    parser.add_argument("--peer-python", default=sys.executable,
+                        help="the interpreter that has faster-whisper (a venv of its own), default this one")
     args = parser.parse_args(argv)
 
     reference = None
@@ -95,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit(f"shared speech set not found at {args.data}; pass --audio FILE")
         english, long, reference = build_recordings(args.data)
         files = {name: {"english": english, "long": long}[name] for name in args.files}
-    engines = [e for e in args.engines if installed(e)]
+    engines = [e for e in args.engines if peer_installed(e, args.peer_python)]
     for skipped in sorted(set(args.engines) - set(engines)):
         print(f"# {skipped}: not installed, skipped", file=sys.stderr)
 
@@ -113,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
                 for engine in engines:
                     out_dir = Path(tmp) / engine
                     out_dir.mkdir(exist_ok=True)
-                    cmd, out = command(engine, path, args.threads, out_dir)
+                    cmd, out = command(engine, path, args.threads, out_dir, args.peer_python)
                     wall, peak, status = run(cmd)
                     if status != 0:
                         print(f"# {engine} on {name} failed (exit {status})", file=sys.stderr)

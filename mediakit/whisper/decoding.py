@@ -206,3 +206,10 @@ def decode(
                 compression_ratio=result.compression_ratio,
             )
     return results[0] if single else results
+
+
+# openai-whisper's strategy objects (they build on the names above)
+from ._task import (  # noqa: E402
+    ApplyTimestampRules, BeamSearchDecoder, DecodingTask, GreedyDecoder, Inference, LogitFilter,
+    MaximumLikelihoodRanker, PyTorchInference, SequenceRanker, SuppressBlank, SuppressTokens, TokenDecoder,
+)  # fmt: skip

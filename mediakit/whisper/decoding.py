@@ -2,6 +2,8 @@
 
 Decoding runs on mediakit's decoder (``mediakit_decode.window.decode_windows``: its logit filters, greedy
 and beam searches and ranking, with its key/value caches), one 30 s window per row of ``mel``.
+openai-whisper's strategy objects (``DecodingTask``, ``GreedyDecoder``, ``LogitFilter``...) are in ``_task``
+and importable from here.
 """
 
 from __future__ import annotations

@@ -118,12 +118,41 @@ def test_custom_logit_filter_appended_to_a_task(tiny_en, jfk_mel):
             self.calls.append(tokens.shape)
             logits[:, self.ids] = -float("inf")
 
-    task = DecodingTask(tiny_en, DecodingOptions(language="en", without_timestamps=True, fp16=False))
+    class KeepFeatures(DecodingTask):  # as stable-ts subclasses it: the encoder output kept for a fallback
+        def __init__(self, *args, **kwargs):
+            self.audio_features = kwargs.pop("audio_features", None)
+            super().__init__(*args, **kwargs)
+
+        def _get_audio_features(self, mel):
+            self.audio_features = super()._get_audio_features(mel)
+            return self.audio_features
+
+    task = KeepFeatures(tiny_en, DecodingOptions(language="en", without_timestamps=True, fp16=False))
     ban = BanWord(task.tokenizer, " Americans")
     task.logit_filters.append(ban)
     result = task.run(jfk_mel)[0]
     assert "what your country can do for you" in result.text and "Americans" not in result.text
     assert ban.calls[0] == (1, task.sample_begin) and len(ban.calls) == len(result.tokens) + 1
+    assert task.audio_features.shape == (1, tiny_en.dims.n_audio_ctx, tiny_en.dims.n_audio_state)
+
+
+@pytest.mark.weights
+def test_pytorch_inference_caches_equal_a_full_forward(tiny_en, jfk_mel):
+    from mediakit.whisper.decoding import PyTorchInference
+
+    tokenizer = get_tokenizer(multilingual=False)
+    features = tiny_en.encoder(jfk_mel)
+    initial = torch.tensor([list(tokenizer.sot_sequence_including_notimestamps)])
+    inference = PyTorchInference(tiny_en, initial.shape[1], fp16=False)
+    first = inference.logits(initial, features)
+    assert first.shape == (1, initial.shape[1], tiny_en.dims.n_vocab)
+    tokens = torch.cat([initial, first[:, -1:].argmax(-1)], dim=1)
+    step = inference.logits(tokens, features)  # only the new token is fed; the rest is cached
+    full = tiny_en.logits(tokens, features)
+    assert step.shape == (1, 1, tiny_en.dims.n_vocab)
+    assert torch.allclose(step[:, -1].float(), full[:, -1].float(), atol=1e-3)
+    inference.cleanup_caching()
+    assert torch.allclose(inference.logits(initial, features).float(), first.float())
 
 
 # --- against openai-whisper ---------------------------------------------------------------------------------
@@ -134,6 +163,7 @@ def openai_decoding():
     return pytest.importorskip("whisper.decoding", reason="openai-whisper is not installed (optional)")
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # numpy's, from openai-whisper's argsort of a tensor
 def test_decoders_match_openai_step_by_step(openai_decoding):
     torch.manual_seed(0)
     for beam in (False, True):

@@ -12,7 +12,7 @@ import json
 import re
 from fractions import Fraction
 from pathlib import Path
-from typing import Dict, Iterator, List, Match, Optional, Tuple, Union
+from typing import Dict, Iterator, List, Optional, Tuple, Union
 
 from .basic import drop_bracketed, remove_symbols_and_diacritics
 
@@ -305,7 +305,7 @@ class EnglishNumberNormalizer:
     def postprocess(self, s: str) -> str:
         """``"$2 and ¢7"`` -> ``"$2.07"``, ``"$0.07"`` -> ``"¢7"``, and ``1``/``1s`` written as ``one``/``ones``."""
 
-        def dollars_and_cents(m: Match) -> str:
+        def dollars_and_cents(m: re.Match) -> str:
             return f"{m.group(1)}{m.group(2)}.{int(m.group(3)):02d}"
 
         s = re.sub(r"([€£$])([0-9]+) (?:and )?¢([0-9]{1,2})\b", dollars_and_cents, s)

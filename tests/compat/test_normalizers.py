@@ -108,6 +108,8 @@ def test_english_normalizers_match_openai_word_for_word(openai_normalizers, engl
     theirs, our_numbers, their_numbers = openai_normalizers.EnglishTextNormalizer(), EnglishNumberNormalizer(), TheirNumbers()
     texts = _NUMBERS + _TEXT + _references(shared_speech)
     texts += [" ".join(pair) for pair in itertools.product(_NUMBERS[:20], ["dollars", "percent", "point five", "th"])]
+    british = list(EnglishSpellingNormalizer().mapping)
+    texts += [" ".join(british[i : i + 8]).title() + "." for i in range(0, len(british), 40)]  # every 5th word or so
     for text in texts:
         assert english(text) == theirs(text), text
         assert our_numbers(text.lower()) == their_numbers(text.lower()), text

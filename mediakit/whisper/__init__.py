@@ -5,8 +5,9 @@
 >>> result = model.transcribe("audio.mp3")                # doctest: +SKIP
 >>> print(result["text"])                                 # doctest: +SKIP
 
-Submodules mirror openai-whisper's: ``audio``, ``decoding``, ``model``, ``timing``, ``tokenizer``,
-``transcribe``, ``utils``. The differences are listed in docs/openai-compat.md.
+Submodules mirror openai-whisper's: ``audio``, ``decoding``, ``model``, ``normalizers``, ``timing``,
+``tokenizer``, ``transcribe``, ``utils``; ``python -m mediakit.whisper`` is its command. The differences are
+listed in docs/openai-compat.md.
 """
 
 from __future__ import annotations

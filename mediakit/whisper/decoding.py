@@ -2,6 +2,8 @@
 
 Decoding runs on mediakit's decoder (``mediakit_decode.window.decode_windows``: its logit filters, greedy
 and beam searches and ranking, with its key/value caches), one 30 s window per row of ``mel``.
+openai-whisper's strategy objects (``DecodingTask``, ``GreedyDecoder``, ``LogitFilter``...) are in ``_task``
+and importable from here.
 """
 
 from __future__ import annotations
@@ -206,3 +208,10 @@ def decode(
                 compression_ratio=result.compression_ratio,
             )
     return results[0] if single else results
+
+
+# openai-whisper's strategy objects (they build on the names above)
+from ._task import (  # noqa: E402
+    ApplyTimestampRules, BeamSearchDecoder, DecodingTask, GreedyDecoder, Inference, LogitFilter,
+    MaximumLikelihoodRanker, PyTorchInference, SequenceRanker, SuppressBlank, SuppressTokens, TokenDecoder,
+)  # fmt: skip

@@ -240,3 +240,10 @@ def _pm():
     from ._host import plugin_manager
 
     return plugin_manager()
+
+
+def cli() -> None:
+    """openai-whisper's ``whisper`` command: its flags, run by ``mediakit transcribe`` (``python -m mediakit.whisper``)."""
+    from ._cli import main
+
+    main()

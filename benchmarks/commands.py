@@ -3,6 +3,7 @@
     python benchmarks/commands.py                          # english.wav and long.wav, 3 rounds
     python benchmarks/commands.py --files long --rounds 5
     python benchmarks/commands.py --audio lecture.mp3      # any file (no WER)
+    python benchmarks/commands.py --engines mediakit mediakit-norepair mediakit-int8 faster-whisper-int8
     python benchmarks/commands.py --peer-python ~/fw/bin/python   # faster-whisper in a venv of its own
 
 Each round runs every engine once, in turn (A B C A B C ...): this machine's speed drifts by up to
@@ -38,6 +39,13 @@ from machine import describe  # noqa: E402
 from speed import SHARED, TEMPERATURES, build_recordings, ct2_base_dir, installed, wer  # noqa: E402
 
 ENGINES = ("mediakit", "mediakit-batched", "faster-whisper", "faster-whisper-int8")
+#: mediakit's opt-in variants (not run unless named): the arguments each adds to the default command.
+VARIANTS = {
+    "mediakit-norepair": ["--no-repair"],
+    "mediakit-mixed": ["--compute_type", "mixed"],
+    "mediakit-int8": ["--compute_type", "int8"],
+    "mediakit-batched-int8": ["--batch_size", "8", "--compute_type", "int8"],
+}
 
 #: What a faster-whisper user runs: argv = model folder, audio, compute type, threads, output file.
 FASTER_WHISPER = f"""
@@ -59,6 +67,7 @@ def command(engine: str, audio: Path, threads: int, out_dir: Path,
                "--language", "en", "--verbose", "False", "--threads", str(threads), "-o", str(out_dir)]
         if engine == "mediakit-batched":
             cmd += ["--batch_size", "8"]
+        cmd += VARIANTS.get(engine, [])
         return cmd, out_dir / (audio.stem + ".txt")
     out = out_dir / (audio.stem + ".txt")
     ctype = "int8" if engine.endswith("int8") else "float32"
@@ -89,7 +98,7 @@ def run(cmd: list[str]) -> tuple[float, float, int]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--engines", nargs="+", default=list(ENGINES), choices=ENGINES)
+    parser.add_argument("--engines", nargs="+", default=list(ENGINES), choices=ENGINES + tuple(VARIANTS))
     parser.add_argument("--files", nargs="+", default=["english", "long"], choices=["english", "long"])
     parser.add_argument("--audio", type=Path, action="append", help="a file of your own instead (repeatable)")
     parser.add_argument("--rounds", type=int, default=3)
@@ -146,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
         if not peers:
             continue
         best = min(peers, key=peers.get)
-        for engine in ("mediakit", "mediakit-batched"):
+        for engine in ("mediakit", *VARIANTS, "mediakit-batched"):
             if (name, engine) in medians:
                 ratio = peers[best] / medians[name, engine]
                 print(f"{name}: {engine} is {ratio:.2f}x the speed of {best} (median whole commands)")

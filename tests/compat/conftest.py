@@ -36,6 +36,6 @@ def jfk_result(tiny_en):
         return tiny_en.transcribe(str(JFK), language="en", temperature=0.0, word_timestamps=True)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def jfk_path() -> str:
     return str(JFK)

@@ -91,10 +91,8 @@ def test_logit_filters_on_small_tensors():
 
 
 @pytest.fixture(scope="module")
-def jfk_mel(whisper):
-    from conftest import JFK  # tests/compat/conftest.py
-
-    return whisper.log_mel_spectrogram(whisper.pad_or_trim(whisper.load_audio(str(JFK))))[None]
+def jfk_mel(whisper, jfk_path):
+    return whisper.log_mel_spectrogram(whisper.pad_or_trim(whisper.load_audio(jfk_path)))[None]
 
 
 @pytest.mark.weights

@@ -20,8 +20,8 @@ Levers (each against ``float32``, the default's arithmetic, in interleaved round
 - ``int8``: the opt-in compute type (int8 Linear layers).
 - ``compile``: ``torch.compile`` of the decoder step (compile time shown apart).
 
-Besides times (process CPU seconds per part, the minimum over rounds, which load from other
-processes inflates least), it prints whether the lever is exact: the largest difference from float32's
+Besides times (wall seconds per part, the minimum over rounds, which load from other processes
+inflates least; not CPU seconds, which count the idle threads' spinning), it prints whether the lever is exact: the largest difference from float32's
 encoder output and step logits, and whether the 5 best tokens of every step agree. Only an exact lever
 may go into the default (issue 20). Figures are printed under the machine line; nothing here is a test.
 """
@@ -82,23 +82,23 @@ class Lever:
             decoder.forward_cached = torch.compile(decoder.forward_cached, dynamic=True)
 
     def measure(self, mel, prompt, steps):
-        """(encoder s, prompt s, step s, features, step logits) in process CPU seconds."""
+        """(encoder s, prompt s, step s, features, step logits), wall seconds."""
         import torch
 
         rt = self.runtime
-        t0 = time.process_time()
+        t0 = time.perf_counter()
         features = rt.encode(mel)
-        t1 = time.process_time()
+        t1 = time.perf_counter()
         state = rt.new_state(features, repeat=1)
         rt.logits(prompt, state, last_only=True)
-        t2 = time.process_time()
+        t2 = time.perf_counter()
         state = state.select(torch.zeros(BEAMS, dtype=torch.long))
         logits = []
         for i, token in enumerate(steps):
             if i == 1:
-                t3 = time.process_time()  # the first step is left out (a compiled step compiles there)
+                t3 = time.perf_counter()  # the first step is left out (a compiled step compiles there)
             logits.append(rt.logits(torch.full((BEAMS, 1), token), state, last_only=True)[:, -1])
-        t4 = time.process_time()
+        t4 = time.perf_counter()
         return t1 - t0, t2 - t1, (t4 - t3) / (len(steps) - 1), features, torch.stack(logits)
 
 
@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"\n{describe()}")
     print(f"Whisper base, {args.threads} threads, one 30 s window, {BEAMS} beams after a {PROMPT_TOKENS}-token prompt; "
-          f"process CPU seconds, best of {args.rounds} interleaved rounds\n")
+          f"wall seconds, best of {args.rounds} interleaved rounds\n")
     print("| lever | encoder ms | prompt ms | step ms | step vs float32 | max diff encoder | max diff logits | top-5 equal | compile s |")
     print("|---|---|---|---|---|---|---|---|---|")
     ref_features, ref_logits = outputs["float32"]

@@ -196,17 +196,46 @@ def _probabilities_of(source):
         raise StageError(f"vad needs {VAD_SAMPLE_RATE} Hz audio, got {rate} Hz")
     total = source.n_samples
     model, _ = _silero()
+    session = getattr(model, "session", None)
+    if session is not None and hasattr(model, "_context"):
+        yield from _onnx_probabilities(session, source, total)
+        return
     model.reset_states()
     try:
         for first in range(0, total, _VAD_READ):
             piece = torch.from_numpy(np.array(source.samples(first, min(total, first + _VAD_READ)), dtype=np.float32))
-            for start in range(0, len(piece), VAD_FRAME):
-                chunk = piece[start : start + VAD_FRAME]
+            for offset in range(0, len(piece), VAD_FRAME):
+                chunk = piece[offset : offset + VAD_FRAME]
                 if len(chunk) < VAD_FRAME:
                     chunk = torch.nn.functional.pad(chunk, (0, VAD_FRAME - len(chunk)))
                 yield model(chunk, rate).item()
     finally:
         model.reset_states()
+
+
+#: Samples of the previous window Silero's ONNX model reads before each 512-sample window (its wrapper's context).
+_CONTEXT = 64
+
+
+def _onnx_probabilities(session, source, total: int):
+    """What silero-vad's ONNX wrapper computes, with its session called directly: each window with the
+    previous window's last 64 samples before it (zeros before the first) and the state carried over. The
+    wrapper's per-call torch conversions cost a third of the time; the inputs and outputs are the same."""
+    state = np.zeros((2, 1, 128), dtype=np.float32)
+    rate = np.array(VAD_SAMPLE_RATE, dtype=np.int64)
+    context = np.zeros(_CONTEXT, dtype=np.float32)
+    run = session.run
+    for first in range(0, total, _VAD_READ):
+        piece = np.asarray(source.samples(first, min(total, first + _VAD_READ)), dtype=np.float32)
+        windows = -(-len(piece) // VAD_FRAME)
+        buffer = np.zeros(_CONTEXT + windows * VAD_FRAME, dtype=np.float32)
+        buffer[:_CONTEXT] = context
+        buffer[_CONTEXT : _CONTEXT + len(piece)] = piece
+        for index in range(windows):
+            a = index * VAD_FRAME
+            out, state = run(None, {"input": buffer[None, a : a + _CONTEXT + VAD_FRAME], "state": state, "sr": rate})
+            yield float(out[0, 0])
+        context = buffer[-_CONTEXT:].copy()
 
 
 def speech_probabilities_of(source) -> np.ndarray:

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from .segments import Draft
-from .timing import find_alignment
+from .timing import word_spans
 from .vad import VAD_FRAME, speech_probabilities, speech_probabilities_of
 
 log = logging.getLogger(__name__)
@@ -127,15 +127,15 @@ class WordSpans:
         text_tokens = [t for tokens in per_draft for t in tokens]
         if not text_tokens:
             return
-        alignment = find_alignment(self.job.runtime, self.job.tokenizer, text_tokens, audio_features, segment_size)
+        alignment = word_spans(self.job.runtime, self.job.tokenizer, text_tokens, audio_features, segment_size)
         index = 0
         for draft, tokens in zip(drafts, per_draft):
             spans, taken = [], 0
             while index < len(alignment) and taken < len(tokens):
-                timing = alignment[index]
-                if timing.word.strip():
-                    spans.append((time_offset + timing.start, time_offset + timing.end))
-                taken += len(timing.tokens)
+                word, count, start, end = alignment[index]
+                if word.strip():
+                    spans.append((time_offset + start, time_offset + end))
+                taken += count
                 index += 1
             self._add(draft, spans)
 

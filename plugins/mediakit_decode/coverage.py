@@ -10,15 +10,19 @@ touched, so the transcript does not change).
 from __future__ import annotations
 
 import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 import torch
 
+from mediakit.errors import StageError
+
 from .segments import Draft
 from .timing import word_spans
-from .vad import VAD_FRAME, speech_probabilities, speech_probabilities_of
+from .vad import VAD_FRAME, _probabilities_of, speech_probabilities, speech_probabilities_of
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +49,13 @@ SHORTEST_WORD = 0.05
 MIN_UNCOVERED = 1.0
 #: Uncovered parts less than this apart (seconds), with no word between them, are one stretch.
 JOIN = 1.0
+#: A window's segments account for its speech, and it is not aligned, when each has at least TOKEN_RATE
+#: text tokens per second of its span beyond ALLOWANCE seconds (English is read at 3 to 4 tokens a
+#: second; a segment that writes one sentence over two has about 2), and no pause between them (or
+#: before the first) has a frame Silero does not call silence. The span, not Silero's speech in it: Silero
+#: is deaf to falsetto and far-field speech, the speech the seek loop most often writes over.
+TOKEN_RATE = 2.5
+ALLOWANCE = 1.0
 
 
 @dataclass(frozen=True)
@@ -105,12 +116,88 @@ class SpeechMap:
         return out
 
 
-class WordSpans:
-    """Collects the time spans of the words of every window the seek loop keeps (``observe``)."""
+#: One thread computes the probes' probabilities (Silero's model is one per thread, see .vad).
+_PROBES = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mediakit-coverage-vad")
 
-    def __init__(self, job):
+
+class SpeechProbe:
+    """Silero's probabilities of a whole finite feature source, computed in a worker thread while the seek
+    loop decodes (Silero is much faster than the decoder, and the decoder leaves a core idle between its
+    small matrix products), or given (``probs``: --vad computed them already)."""
+
+    def __init__(self, source, probs: np.ndarray | None = None):
+        rate = source.spec.sample_rate
+        self.frame = VAD_FRAME / rate
+        self.duration = source.n_samples / rate
+        self.source = getattr(source, "source", None) or "input"
+        n = -(-source.n_samples // VAD_FRAME)
+        self._probs = np.zeros(n, dtype=np.float32) if probs is None else np.asarray(probs, dtype=np.float32)
+        self._done = n if probs is not None else 0
+        self._error: BaseException | None = None
+        self._cancelled = False
+        self._finished = probs is not None
+        self._changed = threading.Condition()
+        if probs is None:
+            _PROBES.submit(self._run, source)
+
+    def _run(self, source) -> None:
+        try:
+            for index, p in enumerate(_probabilities_of(source)):
+                if self._cancelled:
+                    return
+                self._probs[index] = p
+                if index % 64 == 63:
+                    with self._changed:
+                        self._done = index + 1
+                        self._changed.notify_all()
+            self._done = len(self._probs)
+        except BaseException as err:  # raised in the decoding thread by wait()
+            self._error = err
+        finally:
+            with self._changed:
+                self._finished = True
+                self._changed.notify_all()
+
+    def wait(self, seconds: float) -> None:
+        """Block until the probabilities up to ``seconds`` are known."""
+        frames = min(len(self._probs), int(np.ceil(seconds / self.frame)) + 1)
+        with self._changed:
+            while self._done < frames and not self._finished:
+                self._changed.wait(0.5)
+        if self._error is not None:
+            raise StageError(f"{self.source}: voice activity detection for the coverage pass failed: {self._error}") from self._error
+        if self._done < frames:
+            raise StageError(f"{self.source}: the coverage pass's voice activity detection was stopped")
+
+    def voiced_seconds(self, start: float, end: float) -> float:
+        """Seconds between ``start`` and ``end`` that Silero does not call silence (from END_THRESHOLD on:
+        whispering and falsetto score low, and count)."""
+        self.wait(end)
+        a, b = max(0, int(start / self.frame)), max(0, int(np.ceil(end / self.frame)))
+        return int(np.count_nonzero(self._probs[a:b] >= END_THRESHOLD)) * self.frame
+
+    def map(self) -> SpeechMap:
+        self.wait(self.duration)
+        return SpeechMap(self._probs, self.frame, self.duration)
+
+    def close(self) -> None:
+        """Stop the worker (the decoding failed)."""
+        self._cancelled = True
+
+
+class WordSpans:
+    """Collects the time spans of the words of every window the seek loop keeps (``observe``).
+
+    With a :class:`SpeechProbe`, a window whose segments account for its speech (``accounts``) is not
+    aligned: its segments' spans count as covered (``claimed``), as their words would.
+    """
+
+    def __init__(self, job, speech: SpeechProbe | None = None):
         self.job = job
+        self.speech = speech
         self.spans: list[tuple[float, float]] = []
+        self.claimed: list[tuple[float, float]] = []
+        self.aligned = 0  # windows aligned (for the log and the tests)
         self._segments: dict[int, tuple[float, float]] = {}  # id(draft) -> its words' first start, last end
 
     def observe(self, time_offset: float, segment_size: int, audio_features: torch.Tensor, current: Sequence[Draft]) -> None:
@@ -127,6 +214,12 @@ class WordSpans:
         text_tokens = [t for tokens in per_draft for t in tokens]
         if not text_tokens:
             return
+        if self.speech is not None and self.accounts(time_offset, drafts, per_draft):
+            for draft in drafts:
+                self.claimed.append((draft.start, draft.end))
+                self._segments[id(draft)] = (draft.start, draft.end)
+            return
+        self.aligned += 1
         alignment = word_spans(self.job.runtime, self.job.tokenizer, text_tokens, audio_features, segment_size)
         index = 0
         for draft, tokens in zip(drafts, per_draft):
@@ -138,6 +231,19 @@ class WordSpans:
                 taken += count
                 index += 1
             self._add(draft, spans)
+
+    def accounts(self, time_offset: float, drafts: Sequence[Draft], per_draft: Sequence[Sequence[int]]) -> bool:
+        """The segments' text accounts for the window's speech: no pause before or between them is voiced,
+        and each has TOKEN_RATE tokens per second of its span beyond ALLOWANCE."""
+        position = time_offset
+        for draft, tokens in sorted(zip(drafts, per_draft), key=lambda pair: pair[0].start):
+            gap = (position + WORD_PAD, draft.start - WORD_PAD)
+            if len(tokens) < TOKEN_RATE * (draft.end - draft.start - ALLOWANCE):
+                return False
+            if gap[1] - gap[0] >= MIN_SPEECH and self.speech.voiced_seconds(*gap) > 0:
+                return False
+            position = max(position, draft.end)
+        return True
 
     def _add(self, draft: Draft, spans: list[tuple[float, float]]) -> None:
         self.spans.extend(spans)
@@ -151,6 +257,10 @@ class WordSpans:
         """Where the words of a segment seen by ``observe`` start and end (seconds), if it has any."""
         return self._segments.get(id(draft))
 
+    def covered(self) -> list[tuple[float, float, bool]]:
+        """What the words and the claimed segments cover, padded by WORD_PAD (see ``covered_spans``)."""
+        claimed = [(s - WORD_PAD, e + WORD_PAD, True) for s, e in self.claimed]
+        return sorted(covered_spans(self.spans) + claimed)
 
 def covered_spans(words: Sequence[tuple[float, float]]) -> list[tuple[float, float, bool]]:
     """What the words cover, padded by WORD_PAD, as (start, end, solid): a word longer than LONGEST_WORD

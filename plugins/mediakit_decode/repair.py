@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from typing import Sequence
 
 from .batched import transcribe_batched
-from .coverage import MIN_UNCOVERED, WORD_PAD, SpeechMap, Stretch, WordSpans, covered_spans, uncovered, within
+from .coverage import MIN_UNCOVERED, WORD_PAD, SpeechMap, Stretch, WordSpans, uncovered, within
 from .longform import format_timestamp, log_segment, transcribe_windows
 from .quality import is_silent, normalise_segment
 from .segments import Draft
@@ -65,7 +65,7 @@ def repair(
     repaired: list[Stretch] = []
     tried: list[Stretch] = []
     for _ in range(MAX_ROUNDS):
-        gaps = [g for g in uncovered(speech, stretches, covered_spans(words.spans)) if not _tried(g, tried)]
+        gaps = [g for g in uncovered(speech, stretches, words.covered()) if not _tried(g, tried)]
         if not gaps:
             break
         added: list[Draft] = []
@@ -123,7 +123,7 @@ def _tried(gap: Stretch, tried: Sequence[Stretch]) -> bool:
 def _decode_stretch(job, features, gap: Stretch, drafts: Sequence[Draft], words: WordSpans, initial_prompt) -> list[Draft]:
     """The seek loop on the stretch, widened up to EXTEND seconds each side where no solid word lies."""
     fps = job.frames_per_second
-    solid = [(s, e) for s, e, ok in covered_spans(words.spans) if ok]
+    solid = [(s, e) for s, e, ok in words.covered() if ok]
     before = max([e for s, e in solid if e <= gap.start + 0.01], default=0.0)
     after = min([s for s, e in solid if s >= gap.end - 0.01], default=features.content_frames / fps)
     start = max(0, round(min(gap.start - MARGIN, max(gap.start - EXTEND, before)) * fps))

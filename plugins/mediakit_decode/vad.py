@@ -128,12 +128,15 @@ def widen(
 _VAD_READ = 512 * 1024
 
 
-def speech_regions_of(source, options: VadOptions, max_speech_s: float = float("inf")) -> list[tuple[float, float]]:
+def speech_regions_of(
+    source, options: VadOptions, max_speech_s: float = float("inf"), probabilities=None
+) -> list[tuple[float, float]]:
     """:func:`speech_regions` of a feature source's samples (:mod:`.source`), read a piece at a time.
 
     Silero's model is called on the same 512-sample windows in the same order as ``get_speech_timestamps``
     calls it, and its probabilities go through the same rule (``get_speech_timestamps_from_probs``), so
     the regions are the same as for the whole samples; memory holds one piece and one float per 32 ms.
+    ``probabilities``: those of :func:`speech_probabilities_of` for this source, when already computed.
     """
     total = source.n_samples
     if total == 0:
@@ -147,7 +150,7 @@ def speech_regions_of(source, options: VadOptions, max_speech_s: float = float("
     except ImportError:  # silero-vad before 6: only the whole samples
         log.debug("vad: this silero-vad has no get_speech_timestamps_from_probs; reading the whole input")
         return speech_regions(source.samples(0, total), VAD_SAMPLE_RATE, options, max_speech_s)
-    probs = array.array("d", _probabilities_of(source))
+    probs = array.array("d", _probabilities_of(source) if probabilities is None else probabilities.tolist())
     spans = get_speech_timestamps_from_probs(
         probs,
         sampling_rate=VAD_SAMPLE_RATE,
@@ -161,6 +164,8 @@ def speech_regions_of(source, options: VadOptions, max_speech_s: float = float("
     regions = [(s["start"] / VAD_SAMPLE_RATE, s["end"] / VAD_SAMPLE_RATE) for s in spans]
     log.debug("vad: %d speech region(s), %.1f s of %.1f s", len(regions), sum(e - s for s, e in regions), total / VAD_SAMPLE_RATE)
     return regions
+
+
 #: Samples per Silero probability at 16 kHz (32 ms).
 VAD_FRAME = 512
 

@@ -49,13 +49,14 @@ SHORTEST_WORD = 0.05
 MIN_UNCOVERED = 1.0
 #: Uncovered parts less than this apart (seconds), with no word between them, are one stretch.
 JOIN = 1.0
-#: A window's segments account for its speech, and it is not aligned, when each has at least TOKEN_RATE
-#: text tokens per second of its span beyond ALLOWANCE seconds (English is read at 3 to 4 tokens a
-#: second; a segment that writes one sentence over two has about 2), and no pause between them (or
-#: before the first) has a frame Silero does not call silence. The span, not Silero's speech in it: Silero
-#: is deaf to falsetto and far-field speech, the speech the seek loop most often writes over.
+#: A window's segments account for their spans, and it is not aligned while decoding, when each has at
+#: least TOKEN_RATE text tokens a second of its span beyond ALLOWANCE seconds (English is read at 3 to 4
+#: tokens a second; a segment that writes one sentence over two has about 2). The span, not Silero's
+#: speech in it: Silero is deaf to falsetto and far-field speech, what the seek loop most often writes over.
 TOKEN_RATE = 2.5
 ALLOWANCE = 1.0
+#: Seconds: a window not aligned is aligned after all when a stretch without text lies this near its segments.
+NEAR = 2.0
 
 
 @dataclass(frozen=True)
@@ -160,7 +161,7 @@ class SpeechProbe:
 
     def wait(self, seconds: float) -> None:
         """Block until the probabilities up to ``seconds`` are known."""
-        frames = min(len(self._probs), int(np.ceil(seconds / self.frame)) + 1)
+        frames = min(len(self._probs), int(np.ceil(seconds / self.frame)))
         with self._changed:
             while self._done < frames and not self._finished:
                 self._changed.wait(0.5)
@@ -168,13 +169,6 @@ class SpeechProbe:
             raise StageError(f"{self.source}: voice activity detection for the coverage pass failed: {self._error}") from self._error
         if self._done < frames:
             raise StageError(f"{self.source}: the coverage pass's voice activity detection was stopped")
-
-    def voiced_seconds(self, start: float, end: float) -> float:
-        """Seconds between ``start`` and ``end`` that Silero does not call silence (from END_THRESHOLD on:
-        whispering and falsetto score low, and count)."""
-        self.wait(end)
-        a, b = max(0, int(start / self.frame)), max(0, int(np.ceil(end / self.frame)))
-        return int(np.count_nonzero(self._probs[a:b] >= END_THRESHOLD)) * self.frame
 
     def map(self) -> SpeechMap:
         self.wait(self.duration)
@@ -185,18 +179,38 @@ class SpeechProbe:
         self._cancelled = True
 
 
+@dataclass(frozen=True, eq=False)
+class _Claimed:
+    """A window not aligned yet: its segments' spans stand for their words until a stretch without text
+    comes near them (then it is encoded again and aligned: ``WordSpans.align_near``)."""
+
+    seek: int
+    segment_size: int
+    drafts: tuple[Draft, ...]
+    tokens: tuple[tuple[int, ...], ...]
+
+    @property
+    def start(self) -> float:
+        return min(d.start for d in self.drafts)
+
+    @property
+    def end(self) -> float:
+        return max(d.end for d in self.drafts)
+
+
 class WordSpans:
     """Collects the time spans of the words of every window the seek loop keeps (``observe``).
 
-    With a :class:`SpeechProbe`, a window whose segments account for its speech (``accounts``) is not
-    aligned: its segments' spans count as covered (``claimed``), as their words would.
+    With ``defer``, a window whose segments account for its speech (``accounts``) is not aligned while
+    decoding: its segments' spans count as covered, and it is aligned only if a stretch without text
+    turns up beside it (``align_near``). On a recording with nothing skipped, no window is aligned.
     """
 
-    def __init__(self, job, speech: SpeechProbe | None = None):
+    def __init__(self, job, defer: bool = False):
         self.job = job
-        self.speech = speech
+        self.defer = defer
         self.spans: list[tuple[float, float]] = []
-        self.claimed: list[tuple[float, float]] = []
+        self.claimed: list[_Claimed] = []
         self.aligned = 0  # windows aligned (for the log and the tests)
         self._segments: dict[int, tuple[float, float]] = {}  # id(draft) -> its words' first start, last end
 
@@ -211,15 +225,19 @@ class WordSpans:
             return
         eot = self.job.tokenizer.eot
         per_draft = [[t for t in d.tokens if t < eot] for d in drafts]
-        text_tokens = [t for tokens in per_draft for t in tokens]
-        if not text_tokens:
+        if not any(per_draft):
             return
-        if self.speech is not None and self.accounts(time_offset, drafts, per_draft):
+        if self.defer and accounts(drafts, per_draft):
+            seek = round(time_offset * self.job.frames_per_second)
+            self.claimed.append(_Claimed(seek, segment_size, tuple(drafts), tuple(tuple(t) for t in per_draft)))
             for draft in drafts:
-                self.claimed.append((draft.start, draft.end))
                 self._segments[id(draft)] = (draft.start, draft.end)
             return
+        self._align(time_offset, segment_size, audio_features, drafts, per_draft)
+
+    def _align(self, time_offset, segment_size, audio_features, drafts, per_draft) -> None:
         self.aligned += 1
+        text_tokens = [t for tokens in per_draft for t in tokens]
         alignment = word_spans(self.job.runtime, self.job.tokenizer, text_tokens, audio_features, segment_size)
         index = 0
         for draft, tokens in zip(drafts, per_draft):
@@ -230,20 +248,19 @@ class WordSpans:
                     spans.append((time_offset + start, time_offset + end))
                 taken += count
                 index += 1
+            self._segments.pop(id(draft), None)
             self._add(draft, spans)
 
-    def accounts(self, time_offset: float, drafts: Sequence[Draft], per_draft: Sequence[Sequence[int]]) -> bool:
-        """The segments' text accounts for the window's speech: no pause before or between them is voiced,
-        and each has TOKEN_RATE tokens per second of its span beyond ALLOWANCE."""
-        position = time_offset
-        for draft, tokens in sorted(zip(drafts, per_draft), key=lambda pair: pair[0].start):
-            gap = (position + WORD_PAD, draft.start - WORD_PAD)
-            if len(tokens) < TOKEN_RATE * (draft.end - draft.start - ALLOWANCE):
-                return False
-            if gap[1] - gap[0] >= MIN_SPEECH and self.speech.voiced_seconds(*gap) > 0:
-                return False
-            position = max(position, draft.end)
-        return True
+    def align_near(self, source, stretches: Sequence[Stretch]) -> int:
+        """Align the claimed windows within NEAR seconds of ``stretches`` (their audio encoded again);
+        how many were."""
+        near = [c for c in self.claimed if any(c.start < s.end + NEAR and c.end > s.start - NEAR for s in stretches)]
+        fps = self.job.frames_per_second
+        for claimed in near:
+            self.claimed.remove(claimed)
+            features = self.job.encode_ranges(source, [(claimed.seek, claimed.segment_size)])[0]
+            self._align(claimed.seek / fps, claimed.segment_size, features, list(claimed.drafts), [list(t) for t in claimed.tokens])
+        return len(near)
 
     def _add(self, draft: Draft, spans: list[tuple[float, float]]) -> None:
         self.spans.extend(spans)
@@ -258,9 +275,15 @@ class WordSpans:
         return self._segments.get(id(draft))
 
     def covered(self) -> list[tuple[float, float, bool]]:
-        """What the words and the claimed segments cover, padded by WORD_PAD (see ``covered_spans``)."""
-        claimed = [(s - WORD_PAD, e + WORD_PAD, True) for s, e in self.claimed]
+        """What the words and the claimed windows' segments cover, padded by WORD_PAD (see ``covered_spans``)."""
+        claimed = [(d.start - WORD_PAD, d.end + WORD_PAD, True) for c in self.claimed for d in c.drafts]
         return sorted(covered_spans(self.spans) + claimed)
+
+
+def accounts(drafts: Sequence[Draft], per_draft: Sequence[Sequence[int]]) -> bool:
+    """Each segment's text accounts for its span: at least TOKEN_RATE text tokens a second beyond ALLOWANCE."""
+    return all(len(tokens) >= TOKEN_RATE * (d.end - d.start - ALLOWANCE) for d, tokens in zip(drafts, per_draft))
+
 
 def covered_spans(words: Sequence[tuple[float, float]]) -> list[tuple[float, float, bool]]:
     """What the words cover, padded by WORD_PAD, as (start, end, solid): a word longer than LONGEST_WORD

@@ -156,7 +156,7 @@ class WhisperDecoder:
             # does, and so is a live input (its segments are final as they are decoded)
             aligns = hasattr(model, "logits_full") and hasattr(model, "alignment_attention")
             probe = SpeechProbe(features, probs) if options.repair and aligns and not features.live else None
-            words = WordSpans(job, probe) if probe is not None else None
+            words = WordSpans(job, defer=True) if probe is not None else None
             # with a coverage pass, segments are final only after it: emitted once it has run
             try:
                 drafts, all_tokens = transcribe_windows(
@@ -177,9 +177,9 @@ class WhisperDecoder:
         """The seek loop's segments and text, with the speech it left without text decoded again."""
         fps = features.spec.frames_per_second
         speech = probe.map()
-        log.debug("coverage: %d window(s) aligned, %d segment(s) accounted for by their text", words.aligned, len(words.claimed))
         ranges = [(start / fps, end / fps) for start, end in clips]
         repaired, report = repair(job, features, drafts, words, speech, ranges, prompt)
+        log.debug("coverage: %d window(s) aligned, %d not (their text accounts for them)", words.aligned, len(words.claimed))
         if not report.repaired:
             return drafts, text  # nothing added: the seek loop's own transcript
         eot = job.tokenizer.eot

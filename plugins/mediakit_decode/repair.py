@@ -65,7 +65,7 @@ def repair(
     repaired: list[Stretch] = []
     tried: list[Stretch] = []
     for _ in range(MAX_ROUNDS):
-        gaps = [g for g in uncovered(speech, stretches, words.covered()) if not _tried(g, tried)]
+        gaps = _gaps(features, speech, stretches, words, tried)
         if not gaps:
             break
         added: list[Draft] = []
@@ -114,6 +114,15 @@ def merge(drafts: list[Draft], added: list[Draft], words: WordSpans) -> list[Dra
             elif found[1] <= new.start + 0.5:  # its words come before
                 draft.end = min(draft.end, max(new.start, found[1]))
     return merged
+
+
+def _gaps(features, speech: SpeechMap, stretches, words: WordSpans, tried: Sequence[Stretch]) -> list[Stretch]:
+    """The stretches without words not tried yet. The windows left unaligned beside them are aligned
+    first (their words, not their segments' spans, decide what is covered), until none is left there."""
+    while True:
+        gaps = [g for g in uncovered(speech, stretches, words.covered()) if not _tried(g, tried)]
+        if not gaps or not words.align_near(features, gaps):
+            return gaps
 
 
 def _tried(gap: Stretch, tried: Sequence[Stretch]) -> bool:

@@ -211,6 +211,7 @@ class WordSpans:
         self.defer = defer
         self.spans: list[tuple[float, float]] = []
         self.claimed: list[_Claimed] = []
+        self.segments: list[tuple[float, float]] = []  # the spans of every segment with text
         self.aligned = 0  # windows aligned (for the log and the tests)
         self._segments: dict[int, tuple[float, float]] = {}  # id(draft) -> its words' first start, last end
 
@@ -227,6 +228,7 @@ class WordSpans:
         per_draft = [[t for t in d.tokens if t < eot] for d in drafts]
         if not any(per_draft):
             return
+        self.segments.extend((d.start, d.end) for d in drafts)
         if self.defer and accounts(drafts, per_draft):
             seek = round(time_offset * self.job.frames_per_second)
             self.claimed.append(_Claimed(seek, segment_size, tuple(drafts), tuple(tuple(t) for t in per_draft)))
@@ -250,6 +252,11 @@ class WordSpans:
                 index += 1
             self._segments.pop(id(draft), None)
             self._add(draft, spans)
+
+    def outside_segments(self, speech: "SpeechMap", stretches: Sequence[Stretch]) -> list[Stretch]:
+        """Speech (``stretches``) outside every segment's span padded by WORD_PAD, at least MIN_SPEECH long:
+        where a segment's timestamps may have run over speech its words skipped."""
+        return uncovered(speech, stretches, [(s - WORD_PAD, e + WORD_PAD, True) for s, e in self.segments], MIN_SPEECH)
 
     def align_near(self, source, stretches: Sequence[Stretch]) -> int:
         """Align the claimed windows within NEAR seconds of ``stretches`` (their audio encoded again);

@@ -61,6 +61,9 @@ def repair(
 ) -> tuple[list[Draft], RepairReport]:
     """``drafts`` with segments added where speech within ``ranges`` (seconds) has no words."""
     stretches = within(speech, speech.stretches(), ranges)
+    # speech outside every segment, however short: the windows beside it are aligned (their segments'
+    # timestamps may have run over speech their words skipped)
+    words.align_near(features, words.outside_segments(speech, stretches))
     found: list[Stretch] = []
     repaired: list[Stretch] = []
     tried: list[Stretch] = []

@@ -215,8 +215,11 @@ class WordSpans:
         self.aligned = 0  # windows aligned (for the log and the tests)
         self._segments: dict[int, tuple[float, float]] = {}  # id(draft) -> its words' first start, last end
 
-    def observe(self, time_offset: float, segment_size: int, audio_features: torch.Tensor, current: Sequence[Draft]) -> None:
-        """Called by the seek loop with a window's encoder output (n_audio_ctx, d) and its kept segments."""
+    def observe(
+        self, time_offset: float, segment_size: int, audio_features: torch.Tensor, current: Sequence[Draft], state=None
+    ) -> None:
+        """Called by the seek loop with a window's encoder output (n_audio_ctx, d), its kept segments and
+        the decoder state of its prompt (its cross-attention keys and values are read again)."""
         drafts = [d for d in current if d.text.strip()]
         if not drafts:
             return
@@ -235,12 +238,12 @@ class WordSpans:
             for draft in drafts:
                 self._segments[id(draft)] = (draft.start, draft.end)
             return
-        self._align(time_offset, segment_size, audio_features, drafts, per_draft)
+        self._align(time_offset, segment_size, audio_features, drafts, per_draft, state)
 
-    def _align(self, time_offset, segment_size, audio_features, drafts, per_draft) -> None:
+    def _align(self, time_offset, segment_size, audio_features, drafts, per_draft, state=None) -> None:
         self.aligned += 1
         text_tokens = [t for tokens in per_draft for t in tokens]
-        alignment = word_spans(self.job.runtime, self.job.tokenizer, text_tokens, audio_features, segment_size)
+        alignment = word_spans(self.job.runtime, self.job.tokenizer, text_tokens, audio_features, segment_size, state)
         index = 0
         for draft, tokens in zip(drafts, per_draft):
             spans, taken = [], 0

@@ -85,15 +85,20 @@ def _backtrace(trace: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _alignment_path(
-    runtime, tokenizer, text_tokens: list[int], audio_features: torch.Tensor, num_frames: int
+    runtime, tokenizer, text_tokens: list[int], audio_features: torch.Tensor, num_frames: int, cross=None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The DTW path (token indices, frame indices) of ``text_tokens`` + eot through one window's frames."""
+    """The DTW path (token indices, frame indices) of ``text_tokens`` + eot through one window's frames
+    (``cross``: the window's decoder state, see the runtime's ``alignment_attention``)."""
     tokens = [*tokenizer.sot_sequence, tokenizer.no_timestamps, *text_tokens, tokenizer.eot]
     x = torch.tensor([tokens], dtype=torch.long, device=audio_features.device)  # (1, T)
     features = audio_features[None] if audio_features.dim() == 2 else audio_features  # (1, ctx, d)
     with torch.no_grad():
         # (H, T, frames): softmax over the window's real frames only
-        weights = runtime.alignment_attention(x, features, audio_positions=num_frames // 2).float()
+        if cross is None:
+            weights = runtime.alignment_attention(x, features, audio_positions=num_frames // 2)
+        else:
+            weights = runtime.alignment_attention(x, features, audio_positions=num_frames // 2, cross=cross)
+        weights = weights.float()
     std, mean = torch.std_mean(weights, dim=-2, keepdim=True, unbiased=False)
     weights = (weights - mean) / std
     weights = median_filter(weights, MEDIAN_FILTER_WIDTH)
@@ -138,14 +143,15 @@ def find_alignment(
 
 
 def word_spans(
-    runtime, tokenizer, text_tokens: list[int], audio_features: torch.Tensor, num_frames: int
+    runtime, tokenizer, text_tokens: list[int], audio_features: torch.Tensor, num_frames: int, cross=None
 ) -> list[tuple[str, int, float, float]]:
     """(word, its token count, start, end seconds from the window start) of ``text_tokens`` in one window:
     :func:`find_alignment`'s words and times without their probabilities, for one decoder pass (the
     alignment heads' layers) instead of two, and no output projection over the vocabulary."""
     if not text_tokens:
         return []
-    bounds = _word_bounds(tokenizer, text_tokens, _alignment_path(runtime, tokenizer, text_tokens, audio_features, num_frames))
+    path = _alignment_path(runtime, tokenizer, text_tokens, audio_features, num_frames, cross)
+    bounds = _word_bounds(tokenizer, text_tokens, path)
     if bounds is None:
         return []
     words, word_tokens, _, starts, ends = bounds

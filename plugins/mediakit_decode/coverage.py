@@ -238,9 +238,10 @@ class WordSpans:
             for draft in drafts:
                 self._segments[id(draft)] = (draft.start, draft.end)
             return
-        self._align(time_offset, segment_size, audio_features, drafts, per_draft, state)
+        self.align(time_offset, segment_size, audio_features, drafts, per_draft, state)
 
-    def _align(self, time_offset, segment_size, audio_features, drafts, per_draft, state=None) -> None:
+    def align(self, time_offset, segment_size, audio_features, drafts, per_draft, state=None) -> None:
+        """Align one window's segments (``per_draft``: their text tokens) and keep their words' spans."""
         self.aligned += 1
         text_tokens = [t for tokens in per_draft for t in tokens]
         alignment = word_spans(self.job.runtime, self.job.tokenizer, text_tokens, audio_features, segment_size, state)
@@ -269,7 +270,7 @@ class WordSpans:
         for claimed in near:
             self.claimed.remove(claimed)
             features = self.job.encode_ranges(source, [(claimed.seek, claimed.segment_size)])[0]
-            self._align(claimed.seek / fps, claimed.segment_size, features, list(claimed.drafts), [list(t) for t in claimed.tokens])
+            self.align(claimed.seek / fps, claimed.segment_size, features, list(claimed.drafts), [list(t) for t in claimed.tokens])
         return len(near)
 
     def _add(self, draft: Draft, spans: list[tuple[float, float]]) -> None:

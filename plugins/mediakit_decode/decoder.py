@@ -13,14 +13,14 @@ from mediakit.records import Features, ProgressCallback, Segment, Transcript, Wo
 from mediakit.stages import Batcher, SegmentCallback
 
 from .batched import transcribe_batched
-from .coverage import SpeechProbe, WordSpans
+from .coverage import SpeechMap, SpeechProbe, WordSpans
 from .job import Job
 from .longform import clip_frames, transcribe_windows
 from .repair import repair, repair_batched
 from .script import CHINESE, converter
 from .segments import Draft
 from .source import LIVE_END, as_source, duration
-from .vad import merge_regions, speech_probabilities_of, speech_regions_of, widen
+from .vad import VAD_FRAME, merge_regions, speech_probabilities_of, speech_regions_of, widen
 from .window import detect_language
 
 log = logging.getLogger(__name__)
@@ -103,8 +103,8 @@ class WhisperDecoder:
         regions: list[tuple[float, float]] | None = None
         batched = options.batch_size > 0
         vad = batched if options.vad is None else options.vad
-        # the seek loop's coverage pass reads Silero's probabilities of the whole input: --vad's are shared
-        probs = speech_probabilities_of(features) if vad and not batched and options.repair and not features.live else None
+        # the coverage passes read Silero's probabilities of the whole input: VAD's are shared
+        probs = speech_probabilities_of(features) if vad and options.repair and not features.live else None
         if vad or batched:
             if vad:
                 vad_options = options.vad_options or (BATCHED_VAD if batched else VadOptions())
@@ -146,7 +146,8 @@ class WhisperDecoder:
             drafts = transcribe_batched(job, features, clips, progress, self.batcher)
             if options.repair and regions is not None and vad and not features.live:
                 requested = clip_frames(options.clip_timestamps, content, fps)
-                drafts, _ = repair_batched(job, features, drafts, requested)
+                speech = None if probs is None else SpeechMap(probs, VAD_FRAME / features.spec.sample_rate, features.n_samples / features.spec.sample_rate)
+                drafts, _ = repair_batched(job, features, drafts, requested, clips, speech)
             emit_drafts(drafts)
             text_tokens = [t for d in drafts for t in d.tokens if t < tokenizer.eot]
             text = tokenizer.decode(text_tokens)

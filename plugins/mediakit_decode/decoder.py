@@ -142,20 +142,21 @@ class WhisperDecoder:
                     emit(self._segment(emitted, draft, convert))
                 emitted += 1
 
+        # coverage needs word alignment (cross-attention); a runtime without it is decoded as openai-whisper
+        # does, and so is a live input (its segments are final as they are decoded)
+        aligns = hasattr(model, "logits_full") and hasattr(model, "alignment_attention")
         if options.batch_size > 0:
             drafts = transcribe_batched(job, features, clips, progress, self.batcher)
             if options.repair and regions is not None and vad and not features.live:
                 requested = clip_frames(options.clip_timestamps, content, fps)
-                speech = None if probs is None else SpeechMap(probs, VAD_FRAME / features.spec.sample_rate, features.n_samples / features.spec.sample_rate)
+                rate = features.spec.sample_rate
+                speech = SpeechMap(probs, VAD_FRAME / rate, features.n_samples / rate) if probs is not None and aligns else None
                 drafts, _ = repair_batched(job, features, drafts, requested, clips, speech)
             emit_drafts(drafts)
             text_tokens = [t for d in drafts for t in d.tokens if t < tokenizer.eot]
             text = tokenizer.decode(text_tokens)
         else:
             prompt = tokenizer.encode(" " + options.initial_prompt.strip()) if options.initial_prompt else []
-            # coverage needs word alignment (cross-attention); a runtime without it is decoded as openai-whisper
-            # does, and so is a live input (its segments are final as they are decoded)
-            aligns = hasattr(model, "logits_full") and hasattr(model, "alignment_attention")
             probe = SpeechProbe(features, probs) if options.repair and aligns and not features.live else None
             words = WordSpans(job, defer=True) if probe is not None else None
             # with a coverage pass, segments are final only after it: emitted once it has run

@@ -212,6 +212,7 @@ class WordSpans:
         self.spans: list[tuple[float, float]] = []
         self.claimed: list[_Claimed] = []
         self.segments: list[tuple[float, float]] = []  # the spans of every segment with text
+        self.sparse: list[tuple[float, float]] = []  # ... and of those whose text does not account for them
         self.aligned = 0  # windows aligned (for the log and the tests)
         self._segments: dict[int, tuple[float, float]] = {}  # id(draft) -> its words' first start, last end
 
@@ -232,7 +233,9 @@ class WordSpans:
         if not any(per_draft):
             return
         self.segments.extend((d.start, d.end) for d in drafts)
-        if self.defer and accounts(drafts, per_draft):
+        sparse = [(d.start, d.end) for d, tokens in zip(drafts, per_draft) if not accounts([d], [tokens])]
+        self.sparse.extend(sparse)
+        if self.defer and not sparse:
             seek = round(time_offset * self.job.frames_per_second)
             self.claimed.append(_Claimed(seek, segment_size, tuple(drafts), tuple(tuple(t) for t in per_draft)))
             for draft in drafts:

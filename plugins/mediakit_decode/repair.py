@@ -67,8 +67,10 @@ def repair(
     found: list[Stretch] = []
     repaired: list[Stretch] = []
     tried: list[Stretch] = []
-    for _ in range(MAX_ROUNDS):
+    for round_index in range(MAX_ROUNDS):
         gaps = _gaps(features, speech, stretches, words, tried)
+        if round_index == 0:
+            gaps = sorted(gaps + _unheard(job, features, speech, words, gaps, ranges), key=lambda g: g.start)
         if not gaps:
             break
         added: list[Draft] = []
@@ -126,6 +128,26 @@ def _gaps(features, speech: SpeechMap, stretches, words: WordSpans, tried: Seque
         gaps = [g for g in uncovered(speech, stretches, words.covered()) if not _tried(g, tried)]
         if not gaps or not words.align_near(features, gaps):
             return gaps
+
+
+def _unheard(job, features, speech: SpeechMap, words: WordSpans, gaps, ranges) -> list[Stretch]:
+    """Speech Silero does not hear (far-field whispering): the parts of the segments whose text does not
+    account for their spans (``WordSpans.sparse``) without words, at least MIN_UNCOVERED long, not among
+    ``gaps``, that the model's no-speech probability calls speech (at most MAX_NO_SPEECH_GAP)."""
+    sparse = within(speech, [Stretch(s, e, False) for s, e in words.sparse], ranges)
+    parts = [p for p in uncovered(speech, sparse, words.covered()) if not any(p.start < g.end and p.end > g.start for g in gaps)]
+    fps, hop = job.frames_per_second, features.spec.hop_length
+    frames = [(round(p.start * fps), min(features.content_frames, round(p.end * fps))) for p in parts]
+    kept = [(p, f) for p, f in zip(parts, frames) if f[1] > f[0] and not is_silent(features.samples(f[0] * hop, f[1] * hop))]
+    if not kept:
+        return []
+    probs = no_speech_probabilities(job, features, [f for _, f in kept])
+    for _, (start, end) in kept:
+        job.primed.pop((start, end - start), None)
+    for (part, _), prob in zip(kept, probs):
+        log.debug("coverage: [%s --> %s] has no words, no-speech probability %.2f", format_timestamp(part.start), format_timestamp(part.end), prob)
+    # judged by the model: MAX_NO_SPEECH_SURE applies to what is decoded there
+    return [Stretch(p.start, p.end, True) for (p, _), prob in zip(kept, probs) if prob <= MAX_NO_SPEECH_GAP]
 
 
 def _tried(gap: Stretch, tried: Sequence[Stretch]) -> bool:

@@ -4,7 +4,9 @@ Speech comes from Silero's per-frame probabilities at a low threshold (whisperin
 low); a stretch is *sure* when some frame of it reaches Silero's usual threshold, else *unsure* (the
 repair then asks the model's no-speech probability too). Words come from the decoded windows: their
 own word timestamps, or the same cross-attention alignment run on a copy (the segments are not
-touched, so the transcript does not change).
+touched, so the transcript does not change). The alignment is the costly part: a window whose text
+accounts for its span (``accounts``) is aligned only if speech turns up beside it without text
+(``WordSpans.align_near``), so a recording with nothing skipped is hardly aligned at all.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from mediakit.errors import StageError
 
 from .segments import Draft
 from .timing import word_spans
-from .vad import VAD_FRAME, _probabilities_of, speech_probabilities, speech_probabilities_of
+from .vad import VAD_FRAME, _probabilities_of
 
 log = logging.getLogger(__name__)
 
@@ -79,16 +81,6 @@ class SpeechMap:
     probs: np.ndarray
     frame: float
     duration: float
-
-    @classmethod
-    def of(cls, samples: np.ndarray, sample_rate: int) -> "SpeechMap":
-        return cls(speech_probabilities(samples, sample_rate), VAD_FRAME / sample_rate, len(samples) / sample_rate)
-
-    @classmethod
-    def of_source(cls, source) -> "SpeechMap":
-        """The map of a feature source's samples (whole features or a finite stream), read a piece at a time."""
-        rate = source.spec.sample_rate
-        return cls(speech_probabilities_of(source), VAD_FRAME / rate, source.n_samples / rate)
 
     def is_sure(self, start: float, end: float) -> bool:
         """Some frame of ``start``..``end`` reaches SURE_THRESHOLD."""
@@ -201,9 +193,9 @@ class _Claimed:
 class WordSpans:
     """Collects the time spans of the words of every window the seek loop keeps (``observe``).
 
-    With ``defer``, a window whose segments account for its speech (``accounts``) is not aligned while
-    decoding: its segments' spans count as covered, and it is aligned only if a stretch without text
-    turns up beside it (``align_near``). On a recording with nothing skipped, no window is aligned.
+    With ``defer``, a window whose segments account for their spans (``accounts``) is not aligned while
+    decoding: its segments' spans count as covered, and it is aligned (encoded again) only if speech
+    without text turns up beside it (``align_near``).
     """
 
     def __init__(self, job, defer: bool = False):

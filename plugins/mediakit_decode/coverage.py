@@ -82,6 +82,11 @@ class SpeechMap:
     frame: float
     duration: float
 
+    def heard(self, start: float, end: float) -> bool:
+        """Some frame of ``start``..``end`` reaches END_THRESHOLD: Silero does not call it all silence."""
+        a, b = int(start / self.frame), max(int(start / self.frame) + 1, int(np.ceil(end / self.frame)))
+        return bool(len(self.probs[a:b]) and self.probs[a:b].max() >= END_THRESHOLD)
+
     def is_sure(self, start: float, end: float) -> bool:
         """Some frame of ``start``..``end`` reaches SURE_THRESHOLD."""
         a, b = int(start / self.frame), max(int(start / self.frame) + 1, int(np.ceil(end / self.frame)))

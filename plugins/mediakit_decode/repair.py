@@ -131,11 +131,15 @@ def _gaps(features, speech: SpeechMap, stretches, words: WordSpans, tried: Seque
 
 
 def _unheard(job, features, speech: SpeechMap, words: WordSpans, gaps, ranges) -> list[Stretch]:
-    """Speech Silero does not hear (far-field whispering): the parts of the segments whose text does not
-    account for their spans (``WordSpans.sparse``) without words, at least MIN_UNCOVERED long, not among
-    ``gaps``, that the model's no-speech probability calls speech (at most MAX_NO_SPEECH_GAP)."""
+    """Speech Silero hardly hears (far-field whispering scores under 0.15): the parts of the segments whose
+    text does not account for their spans (``WordSpans.sparse``) without words, at least MIN_UNCOVERED
+    long, not among ``gaps``, not all silence to Silero (a read pause scores under 0.03), that the
+    model's no-speech probability calls speech (at most MAX_NO_SPEECH_GAP)."""
     sparse = within(speech, [Stretch(s, e, False) for s, e in words.sparse], ranges)
-    parts = [p for p in uncovered(speech, sparse, words.covered()) if not any(p.start < g.end and p.end > g.start for g in gaps)]
+    parts = [
+        p for p in uncovered(speech, sparse, words.covered())
+        if speech.heard(p.start, p.end) and not any(p.start < g.end and p.end > g.start for g in gaps)
+    ]
     fps, hop = job.frames_per_second, features.spec.hop_length
     frames = [(round(p.start * fps), min(features.content_frames, round(p.end * fps))) for p in parts]
     kept = [(p, f) for p, f in zip(parts, frames) if f[1] > f[0] and not is_silent(features.samples(f[0] * hop, f[1] * hop))]

@@ -233,12 +233,15 @@ class WordSpans:
         sparse = [(d.start, d.end) for d, tokens in zip(drafts, per_draft) if not accounts([d], [tokens])]
         self.sparse.extend(sparse)
         if self.defer and not sparse:
-            seek = round(time_offset * self.job.frames_per_second)
-            self.claimed.append(_Claimed(seek, segment_size, tuple(drafts), tuple(tuple(t) for t in per_draft)))
-            for draft in drafts:
-                self._segments[id(draft)] = (draft.start, draft.end)
+            self.claim(round(time_offset * self.job.frames_per_second), segment_size, drafts, per_draft)
             return
         self.align(time_offset, segment_size, audio_features, drafts, per_draft, state)
+
+    def claim(self, seek: int, segment_size: int, drafts: Sequence[Draft], per_draft) -> None:
+        """Let one window's segments (``per_draft``: their text tokens) stand for their words, unaligned."""
+        self.claimed.append(_Claimed(seek, segment_size, tuple(drafts), tuple(tuple(t) for t in per_draft)))
+        for draft in drafts:
+            self._segments[id(draft)] = (draft.start, draft.end)
 
     def align(self, time_offset, segment_size, audio_features, drafts, per_draft, state=None) -> None:
         """Align one window's segments (``per_draft``: their text tokens) and keep their words' spans."""

@@ -258,7 +258,10 @@ def repair_written_over(
     for seek, group in sorted(by_window.items()):
         tokens = [[t for t in d.tokens if t < eot] for d in group]
         end = next((e for s, e in windows if s <= seek < e), None)
-        if end is None or accounts(group, tokens):
+        if end is None:
+            continue
+        if accounts(group, tokens):  # its segments bound the windows decoded for the others' stretches
+            words.claim(seek, end - seek, group, tokens)
             continue
         encoded = job.encode_ranges(features, [(seek, end - seek)])[0]
         words.align(seek / fps, end - seek, encoded, group, tokens)

@@ -12,6 +12,7 @@ accounts for its span (``accounts``) is aligned only if speech turns up beside i
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -114,6 +115,14 @@ class SpeechMap:
         return out
 
 
+def _lower_priority() -> None:
+    """This thread yields the cores to the decoder's threads (Linux: a thread's own nice value)."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+    except (AttributeError, OSError):  # not Linux, or not allowed: the worker keeps its priority
+        pass
+
+
 #: One thread computes the probes' probabilities (Silero's model is one per thread, see .vad).
 _PROBES = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mediakit-coverage-vad")
 
@@ -140,6 +149,7 @@ class SpeechProbe:
 
     def _run(self, source) -> None:
         try:
+            _lower_priority()
             for index, p in enumerate(_probabilities_of(source)):
                 if self._cancelled:
                     return

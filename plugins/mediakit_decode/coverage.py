@@ -4,21 +4,28 @@ Speech comes from Silero's per-frame probabilities at a low threshold (whisperin
 low); a stretch is *sure* when some frame of it reaches Silero's usual threshold, else *unsure* (the
 repair then asks the model's no-speech probability too). Words come from the decoded windows: their
 own word timestamps, or the same cross-attention alignment run on a copy (the segments are not
-touched, so the transcript does not change).
+touched, so the transcript does not change). The alignment is the costly part: a window whose text
+accounts for its span (``accounts``) is aligned only if speech turns up beside it without text
+(``WordSpans.align_near``), so a recording with nothing skipped is hardly aligned at all.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 import torch
 
+from mediakit.errors import StageError
+
 from .segments import Draft
-from .timing import find_alignment
-from .vad import VAD_FRAME, speech_probabilities, speech_probabilities_of
+from .timing import word_spans
+from .vad import VAD_FRAME, _probabilities_of
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +52,14 @@ SHORTEST_WORD = 0.05
 MIN_UNCOVERED = 1.0
 #: Uncovered parts less than this apart (seconds), with no word between them, are one stretch.
 JOIN = 1.0
+#: A window's segments account for their spans, and it is not aligned while decoding, when each has at
+#: least TOKEN_RATE text tokens a second of its span beyond ALLOWANCE seconds (English is read at 3 to 4
+#: tokens a second; a segment that writes one sentence over two has about 2). The span, not Silero's
+#: speech in it: Silero is deaf to falsetto and far-field speech, what the seek loop most often writes over.
+TOKEN_RATE = 2.5
+ALLOWANCE = 1.0
+#: Seconds: a window not aligned is aligned after all when a stretch without text lies this near its segments.
+NEAR = 2.0
 
 
 @dataclass(frozen=True)
@@ -68,15 +83,10 @@ class SpeechMap:
     frame: float
     duration: float
 
-    @classmethod
-    def of(cls, samples: np.ndarray, sample_rate: int) -> "SpeechMap":
-        return cls(speech_probabilities(samples, sample_rate), VAD_FRAME / sample_rate, len(samples) / sample_rate)
-
-    @classmethod
-    def of_source(cls, source) -> "SpeechMap":
-        """The map of a feature source's samples (whole features or a finite stream), read a piece at a time."""
-        rate = source.spec.sample_rate
-        return cls(speech_probabilities_of(source), VAD_FRAME / rate, source.n_samples / rate)
+    def heard(self, start: float, end: float) -> bool:
+        """Some frame of ``start``..``end`` reaches END_THRESHOLD: Silero does not call it all silence."""
+        a, b = int(start / self.frame), max(int(start / self.frame) + 1, int(np.ceil(end / self.frame)))
+        return bool(len(self.probs[a:b]) and self.probs[a:b].max() >= END_THRESHOLD)
 
     def is_sure(self, start: float, end: float) -> bool:
         """Some frame of ``start``..``end`` reaches SURE_THRESHOLD."""
@@ -105,16 +115,119 @@ class SpeechMap:
         return out
 
 
-class WordSpans:
-    """Collects the time spans of the words of every window the seek loop keeps (``observe``)."""
+def _lower_priority() -> None:
+    """This thread yields the cores to the decoder's threads (Linux: a thread's own nice value)."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+    except (AttributeError, OSError):  # not Linux, or not allowed: the worker keeps its priority
+        pass
 
-    def __init__(self, job):
+
+#: One thread computes the probes' probabilities (Silero's model is one per thread, see .vad).
+_PROBES = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mediakit-coverage-vad")
+
+
+class SpeechProbe:
+    """Silero's probabilities of a whole finite feature source, computed in a worker thread while the seek
+    loop decodes (Silero is much faster than the decoder, and the decoder leaves a core idle between its
+    small matrix products), or given (``probs``: --vad computed them already)."""
+
+    def __init__(self, source, probs: np.ndarray | None = None):
+        rate = source.spec.sample_rate
+        self.frame = VAD_FRAME / rate
+        self.duration = source.n_samples / rate
+        self.source = getattr(source, "source", None) or "input"
+        n = -(-source.n_samples // VAD_FRAME)
+        self._probs = np.zeros(n, dtype=np.float32) if probs is None else np.asarray(probs, dtype=np.float32)
+        self._done = n if probs is not None else 0
+        self._error: BaseException | None = None
+        self._cancelled = False
+        self._finished = probs is not None
+        self._changed = threading.Condition()
+        if probs is None:
+            _PROBES.submit(self._run, source)
+
+    def _run(self, source) -> None:
+        try:
+            _lower_priority()
+            for index, p in enumerate(_probabilities_of(source)):
+                if self._cancelled:
+                    return
+                self._probs[index] = p
+                if index % 64 == 63:
+                    with self._changed:
+                        self._done = index + 1
+                        self._changed.notify_all()
+            self._done = len(self._probs)
+        except BaseException as err:  # raised in the decoding thread by wait()
+            self._error = err
+        finally:
+            with self._changed:
+                self._finished = True
+                self._changed.notify_all()
+
+    def wait(self, seconds: float) -> None:
+        """Block until the probabilities up to ``seconds`` are known."""
+        frames = min(len(self._probs), int(np.ceil(seconds / self.frame)))
+        with self._changed:
+            while self._done < frames and not self._finished:
+                self._changed.wait(0.5)
+        if self._error is not None:
+            raise StageError(f"{self.source}: voice activity detection for the coverage pass failed: {self._error}") from self._error
+        if self._done < frames:
+            raise StageError(f"{self.source}: the coverage pass's voice activity detection was stopped")
+
+    def map(self) -> SpeechMap:
+        self.wait(self.duration)
+        return SpeechMap(self._probs, self.frame, self.duration)
+
+    def close(self) -> None:
+        """Stop the worker (the decoding failed)."""
+        self._cancelled = True
+
+
+@dataclass(frozen=True, eq=False)
+class _Claimed:
+    """A window not aligned yet: its segments' spans stand for their words until a stretch without text
+    comes near them (then it is encoded again and aligned: ``WordSpans.align_near``)."""
+
+    seek: int
+    segment_size: int
+    drafts: tuple[Draft, ...]
+    tokens: tuple[tuple[int, ...], ...]
+
+    @property
+    def start(self) -> float:
+        return min(d.start for d in self.drafts)
+
+    @property
+    def end(self) -> float:
+        return max(d.end for d in self.drafts)
+
+
+class WordSpans:
+    """Collects the time spans of the words of every window the seek loop keeps (``observe``).
+
+    With ``defer``, a window whose segments account for their spans (``accounts``) is not aligned while
+    decoding: its segments' spans count as covered, and it is aligned (encoded again) only if speech
+    without text turns up beside it (``align_near``).
+    """
+
+    def __init__(self, job, defer: bool = False):
         self.job = job
+        self.defer = defer
         self.spans: list[tuple[float, float]] = []
+        self.claimed: list[_Claimed] = []
+        self.segments: list[tuple[float, float]] = []  # the spans of every segment with text
+        self.sparse: list[tuple[float, float]] = []  # ... and of those whose text does not account for them
+        self.aligned = 0  # windows aligned (for the log and the tests)
         self._segments: dict[int, tuple[float, float]] = {}  # id(draft) -> its words' first start, last end
 
-    def observe(self, time_offset: float, segment_size: int, audio_features: torch.Tensor, current: Sequence[Draft]) -> None:
-        """Called by the seek loop with a window's encoder output (n_audio_ctx, d) and its kept segments."""
+    def observe(
+        self, time_offset: float, segment_size: int, audio_features: torch.Tensor, current: Sequence[Draft], state=None
+    ) -> None:
+        """Called by the seek loop with a window's encoder output (n_audio_ctx, d), its kept segments and
+        the decoder state of its prompt (its cross-attention keys and values are read again)."""
         drafts = [d for d in current if d.text.strip()]
         if not drafts:
             return
@@ -124,20 +237,54 @@ class WordSpans:
             return
         eot = self.job.tokenizer.eot
         per_draft = [[t for t in d.tokens if t < eot] for d in drafts]
-        text_tokens = [t for tokens in per_draft for t in tokens]
-        if not text_tokens:
+        if not any(per_draft):
             return
-        alignment = find_alignment(self.job.runtime, self.job.tokenizer, text_tokens, audio_features, segment_size)
+        self.segments.extend((d.start, d.end) for d in drafts)
+        sparse = [(d.start, d.end) for d, tokens in zip(drafts, per_draft) if not accounts([d], [tokens])]
+        self.sparse.extend(sparse)
+        if self.defer and not sparse:
+            self.claim(round(time_offset * self.job.frames_per_second), segment_size, drafts, per_draft)
+            return
+        self.align(time_offset, segment_size, audio_features, drafts, per_draft, state)
+
+    def claim(self, seek: int, segment_size: int, drafts: Sequence[Draft], per_draft) -> None:
+        """Let one window's segments (``per_draft``: their text tokens) stand for their words, unaligned."""
+        self.claimed.append(_Claimed(seek, segment_size, tuple(drafts), tuple(tuple(t) for t in per_draft)))
+        for draft in drafts:
+            self._segments[id(draft)] = (draft.start, draft.end)
+
+    def align(self, time_offset, segment_size, audio_features, drafts, per_draft, state=None) -> None:
+        """Align one window's segments (``per_draft``: their text tokens) and keep their words' spans."""
+        self.aligned += 1
+        text_tokens = [t for tokens in per_draft for t in tokens]
+        alignment = word_spans(self.job.runtime, self.job.tokenizer, text_tokens, audio_features, segment_size, state)
         index = 0
         for draft, tokens in zip(drafts, per_draft):
             spans, taken = [], 0
             while index < len(alignment) and taken < len(tokens):
-                timing = alignment[index]
-                if timing.word.strip():
-                    spans.append((time_offset + timing.start, time_offset + timing.end))
-                taken += len(timing.tokens)
+                word, count, start, end = alignment[index]
+                if word.strip():
+                    spans.append((time_offset + start, time_offset + end))
+                taken += count
                 index += 1
+            self._segments.pop(id(draft), None)
             self._add(draft, spans)
+
+    def outside_segments(self, speech: "SpeechMap", stretches: Sequence[Stretch]) -> list[Stretch]:
+        """Speech (``stretches``) outside every segment's span padded by WORD_PAD, at least MIN_SPEECH long:
+        where a segment's timestamps may have run over speech its words skipped."""
+        return uncovered(speech, stretches, [(s - WORD_PAD, e + WORD_PAD, True) for s, e in self.segments], MIN_SPEECH)
+
+    def align_near(self, source, stretches: Sequence[Stretch]) -> int:
+        """Align the claimed windows within NEAR seconds of ``stretches`` (their audio encoded again);
+        how many were."""
+        near = [c for c in self.claimed if any(c.start < s.end + NEAR and c.end > s.start - NEAR for s in stretches)]
+        fps = self.job.frames_per_second
+        for claimed in near:
+            self.claimed.remove(claimed)
+            features = self.job.encode_ranges(source, [(claimed.seek, claimed.segment_size)])[0]
+            self.align(claimed.seek / fps, claimed.segment_size, features, list(claimed.drafts), [list(t) for t in claimed.tokens])
+        return len(near)
 
     def _add(self, draft: Draft, spans: list[tuple[float, float]]) -> None:
         self.spans.extend(spans)
@@ -150,6 +297,16 @@ class WordSpans:
     def words_of(self, draft: Draft) -> tuple[float, float] | None:
         """Where the words of a segment seen by ``observe`` start and end (seconds), if it has any."""
         return self._segments.get(id(draft))
+
+    def covered(self) -> list[tuple[float, float, bool]]:
+        """What the words and the claimed windows' segments cover, padded by WORD_PAD (see ``covered_spans``)."""
+        claimed = [(d.start - WORD_PAD, d.end + WORD_PAD, True) for c in self.claimed for d in c.drafts]
+        return sorted(covered_spans(self.spans) + claimed)
+
+
+def accounts(drafts: Sequence[Draft], per_draft: Sequence[Sequence[int]]) -> bool:
+    """Each segment's text accounts for its span: at least TOKEN_RATE text tokens a second beyond ALLOWANCE."""
+    return all(len(tokens) >= TOKEN_RATE * (d.end - d.start - ALLOWANCE) for d, tokens in zip(drafts, per_draft))
 
 
 def covered_spans(words: Sequence[tuple[float, float]]) -> list[tuple[float, float, bool]]:

@@ -13,14 +13,14 @@ from mediakit.records import Features, ProgressCallback, Segment, Transcript, Wo
 from mediakit.stages import Batcher, SegmentCallback
 
 from .batched import transcribe_batched
-from .coverage import SpeechMap, WordSpans
+from .coverage import SpeechMap, SpeechProbe, WordSpans
 from .job import Job
 from .longform import clip_frames, transcribe_windows
 from .repair import repair, repair_batched
 from .script import CHINESE, converter
 from .segments import Draft
 from .source import LIVE_END, as_source, duration
-from .vad import merge_regions, speech_regions_of, widen
+from .vad import VAD_FRAME, merge_regions, speech_probabilities_of, speech_regions_of, widen
 from .window import detect_language
 
 log = logging.getLogger(__name__)
@@ -103,11 +103,13 @@ class WhisperDecoder:
         regions: list[tuple[float, float]] | None = None
         batched = options.batch_size > 0
         vad = batched if options.vad is None else options.vad
+        # the coverage passes read Silero's probabilities of the whole input: VAD's are shared
+        probs = speech_probabilities_of(features) if vad and options.repair and not features.live else None
         if vad or batched:
             if vad:
                 vad_options = options.vad_options or (BATCHED_VAD if batched else VadOptions())
                 max_speech = features.spec.chunk_seconds if batched else float("inf")
-                regions = speech_regions_of(features, vad_options, max_speech)
+                regions = speech_regions_of(features, vad_options, max_speech, probs)
             else:
                 regions = [(0.0, content / fps)]
             # one 30 s window for speech regions that fit one; batched windows never exceed it
@@ -140,37 +142,46 @@ class WhisperDecoder:
                     emit(self._segment(emitted, draft, convert))
                 emitted += 1
 
+        # coverage needs word alignment (cross-attention); a runtime without it is decoded as openai-whisper
+        # does, and so is a live input (its segments are final as they are decoded)
+        aligns = hasattr(model, "logits_full") and hasattr(model, "alignment_attention")
         if options.batch_size > 0:
             drafts = transcribe_batched(job, features, clips, progress, self.batcher)
             if options.repair and regions is not None and vad and not features.live:
                 requested = clip_frames(options.clip_timestamps, content, fps)
-                drafts, _ = repair_batched(job, features, drafts, requested)
+                rate = features.spec.sample_rate
+                speech = SpeechMap(probs, VAD_FRAME / rate, features.n_samples / rate) if probs is not None and aligns else None
+                drafts, _ = repair_batched(job, features, drafts, requested, clips, speech)
             emit_drafts(drafts)
             text_tokens = [t for d in drafts for t in d.tokens if t < tokenizer.eot]
             text = tokenizer.decode(text_tokens)
         else:
             prompt = tokenizer.encode(" " + options.initial_prompt.strip()) if options.initial_prompt else []
-            # coverage needs word alignment (cross-attention); a runtime without it is decoded as openai-whisper
-            # does, and so is a live input (its segments are final as they are decoded)
-            aligns = hasattr(model, "logits_full") and hasattr(model, "alignment_attention")
-            words = WordSpans(job) if options.repair and aligns and not features.live else None
+            probe = SpeechProbe(features, probs) if options.repair and aligns and not features.live else None
+            words = WordSpans(job, defer=True) if probe is not None else None
             # with a coverage pass, segments are final only after it: emitted once it has run
-            drafts, all_tokens = transcribe_windows(
-                job, features, clips, prompt, progress, None if words is not None else emit_drafts,
-                words and words.observe,
-            )
+            try:
+                drafts, all_tokens = transcribe_windows(
+                    job, features, clips, prompt, progress, None if words is not None else emit_drafts,
+                    words and words.observe,
+                )
+            except BaseException:
+                if probe is not None:
+                    probe.close()
+                raise
             text = tokenizer.decode([t for t in all_tokens[len(prompt) :] if t < tokenizer.eot])
             if words is not None:
-                drafts, text = self._repair(job, features, clips, drafts, words, prompt, text)
+                drafts, text = self._repair(job, features, clips, drafts, words, probe, prompt, text)
                 emit_drafts(drafts)
         return self._transcript(drafts, text, language, features, language_probs)
 
-    def _repair(self, job, features, clips, drafts, words, prompt, text):
+    def _repair(self, job, features, clips, drafts, words, probe, prompt, text):
         """The seek loop's segments and text, with the speech it left without text decoded again."""
         fps = features.spec.frames_per_second
-        speech = SpeechMap.of_source(features)
+        speech = probe.map()
         ranges = [(start / fps, end / fps) for start, end in clips]
         repaired, report = repair(job, features, drafts, words, speech, ranges, prompt)
+        log.debug("coverage: %d window(s) aligned, %d not (their text accounts for them)", words.aligned, len(words.claimed))
         if not report.repaired:
             return drafts, text  # nothing added: the seek loop's own transcript
         eot = job.tokenizer.eot

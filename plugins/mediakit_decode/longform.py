@@ -18,8 +18,8 @@ from .window import WindowBatch
 
 log = logging.getLogger(__name__)
 
-#: ``on_window`` of :func:`transcribe_windows`.
-WindowObserver = Callable[[float, int, object, Sequence[Draft]], None]
+#: ``on_window`` of :func:`transcribe_windows` (its ``state`` keyword: the window's decoder state).
+WindowObserver = Callable[..., None]
 
 PUNCTUATION = "\"'“¿([{-\"'.。,，!！?？:：”)]}、"
 
@@ -88,8 +88,9 @@ def transcribe_windows(
     and every token (prompt first). ``emit`` gets each window's segments once they are final. Windows
     are read in order: a live source is waited for, and what lies behind ``seek`` is released.
 
-    ``on_window(time_offset, segment_size, audio_features, segments)``, when given, sees each decoded
-    window's encoder output (n_audio_ctx, d) and the segments kept from it; it must not change them."""
+    ``on_window(time_offset, segment_size, audio_features, segments, state=...)``, when given, sees each
+    decoded window's encoder output (n_audio_ctx, d), the segments kept from it, and the decoder state of
+    its prompt (cross-attention keys and values); it must not change them."""
     options, tokenizer = job.options, job.tokenizer
     fps, n_frames = job.frames_per_second, job.n_frames
     content_frames = known_content(source, 0, n_frames)
@@ -243,7 +244,7 @@ def transcribe_windows(
             if options.verbose:
                 log_segment(segment)
         if on_window is not None:
-            on_window(time_offset, segment_size, audio_features[0], current)
+            on_window(time_offset, segment_size, audio_features[0], current, state=batch.state)
         segments.extend(current)
         if emit is not None and current:
             emit(current)

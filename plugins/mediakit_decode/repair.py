@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from typing import Sequence
 
 from .batched import transcribe_batched
-from .coverage import MIN_UNCOVERED, WORD_PAD, SpeechMap, Stretch, WordSpans, covered_spans, uncovered, within
+from .coverage import MIN_UNCOVERED, WORD_PAD, SpeechMap, Stretch, WordSpans, accounts, uncovered, within
 from .longform import format_timestamp, log_segment, transcribe_windows
 from .quality import is_silent, normalise_segment
 from .segments import Draft
@@ -61,11 +61,16 @@ def repair(
 ) -> tuple[list[Draft], RepairReport]:
     """``drafts`` with segments added where speech within ``ranges`` (seconds) has no words."""
     stretches = within(speech, speech.stretches(), ranges)
+    # speech outside every segment, however short: the windows beside it are aligned (their segments'
+    # timestamps may have run over speech their words skipped)
+    words.align_near(features, words.outside_segments(speech, stretches))
     found: list[Stretch] = []
     repaired: list[Stretch] = []
     tried: list[Stretch] = []
-    for _ in range(MAX_ROUNDS):
-        gaps = [g for g in uncovered(speech, stretches, covered_spans(words.spans)) if not _tried(g, tried)]
+    for round_index in range(MAX_ROUNDS):
+        gaps = _gaps(features, speech, stretches, words, tried)
+        if round_index == 0:
+            gaps = sorted(gaps + _unheard(job, features, speech, words, gaps, ranges), key=lambda g: g.start)
         if not gaps:
             break
         added: list[Draft] = []
@@ -109,11 +114,44 @@ def merge(drafts: list[Draft], added: list[Draft], words: WordSpans) -> list[Dra
             found = words.words_of(draft)
             if found is None or not (draft.start < new.end and draft.end > new.start):
                 continue
-            if found[0] >= new.end - 0.5:  # its words come after the repaired ones
+            if found[0] >= new.start:  # its words come after the repaired ones begin
                 draft.start = max(draft.start, min(new.end, found[0]))
             elif found[1] <= new.start + 0.5:  # its words come before
                 draft.end = min(draft.end, max(new.start, found[1]))
     return merged
+
+
+def _gaps(features, speech: SpeechMap, stretches, words: WordSpans, tried: Sequence[Stretch]) -> list[Stretch]:
+    """The stretches without words not tried yet. The windows left unaligned beside them are aligned
+    first (their words, not their segments' spans, decide what is covered), until none is left there."""
+    while True:
+        gaps = [g for g in uncovered(speech, stretches, words.covered()) if not _tried(g, tried)]
+        if not gaps or not words.align_near(features, gaps):
+            return gaps
+
+
+def _unheard(job, features, speech: SpeechMap, words: WordSpans, gaps, ranges) -> list[Stretch]:
+    """Speech Silero hardly hears (far-field whispering scores under 0.15): the parts of the segments whose
+    text does not account for their spans (``WordSpans.sparse``) without words, at least MIN_UNCOVERED
+    long, not among ``gaps``, not all silence to Silero (a read pause scores under 0.03), that the
+    model's no-speech probability calls speech (at most MAX_NO_SPEECH_GAP)."""
+    sparse = within(speech, [Stretch(s, e, False) for s, e in words.sparse], ranges)
+    parts = [
+        p for p in uncovered(speech, sparse, words.covered())
+        if speech.heard(p.start, p.end) and not any(p.start < g.end and p.end > g.start for g in gaps)
+    ]
+    fps, hop = job.frames_per_second, features.spec.hop_length
+    frames = [(round(p.start * fps), min(features.content_frames, round(p.end * fps))) for p in parts]
+    kept = [(p, f) for p, f in zip(parts, frames) if f[1] > f[0] and not is_silent(features.samples(f[0] * hop, f[1] * hop))]
+    if not kept:
+        return []
+    probs = no_speech_probabilities(job, features, [f for _, f in kept])
+    for _, (start, end) in kept:
+        job.primed.pop((start, end - start), None)
+    for (part, _), prob in zip(kept, probs):
+        log.debug("coverage: [%s --> %s] has no words, no-speech probability %.2f", format_timestamp(part.start), format_timestamp(part.end), prob)
+    # judged by the model: MAX_NO_SPEECH_SURE applies to what is decoded there
+    return [Stretch(p.start, p.end, True) for (p, _), prob in zip(kept, probs) if prob <= MAX_NO_SPEECH_GAP]
 
 
 def _tried(gap: Stretch, tried: Sequence[Stretch]) -> bool:
@@ -121,17 +159,24 @@ def _tried(gap: Stretch, tried: Sequence[Stretch]) -> bool:
 
 
 def _decode_stretch(job, features, gap: Stretch, drafts: Sequence[Draft], words: WordSpans, initial_prompt) -> list[Draft]:
-    """The seek loop on the stretch, widened up to EXTEND seconds each side where no solid word lies."""
-    fps = job.frames_per_second
-    solid = [(s, e) for s, e, ok in covered_spans(words.spans) if ok]
-    before = max([e for s, e in solid if e <= gap.start + 0.01], default=0.0)
-    after = min([s for s, e in solid if s >= gap.end - 0.01], default=features.content_frames / fps)
-    start = max(0, round(min(gap.start - MARGIN, max(gap.start - EXTEND, before)) * fps))
-    end = min(features.content_frames, round(max(gap.end + MARGIN, min(gap.end + EXTEND, after)) * fps))
+    """The seek loop on the stretch's window (``_window_of``)."""
+    start, end = _window_of(job, features, gap, words)
     prompt = list(initial_prompt) + _context(job, drafts, gap.start)
     quiet = replace(job, options=replace(job.options, verbose=False))  # only the kept segments are shown
     segments, _ = transcribe_windows(quiet, features, [(start, end)], prompt, None, on_window=words.observe)
     return segments
+
+
+def _window_of(job, features, gap: Stretch, words: WordSpans) -> tuple[int, int]:
+    """The frames to decode a stretch on: the stretch widened up to EXTEND seconds each side where no
+    solid word lies, and by MARGIN at least."""
+    fps = job.frames_per_second
+    solid = [(s, e) for s, e, ok in words.covered() if ok]
+    before = max([e for s, e in solid if e <= gap.start + 0.01], default=0.0)
+    after = min([s for s, e in solid if s >= gap.end - 0.01], default=features.content_frames / fps)
+    start = max(0, round(min(gap.start - MARGIN, max(gap.start - EXTEND, before)) * fps))
+    end = min(features.content_frames, round(max(gap.end + MARGIN, min(gap.end + EXTEND, after)) * fps))
+    return start, end
 
 
 def _context(job, drafts: Sequence[Draft], before: float) -> list[int]:
@@ -197,9 +242,68 @@ def no_speech_probabilities(job, features, windows: Sequence[tuple[int, int]]) -
     return probs
 
 
-def repair_batched(job, features, drafts: list[Draft], ranges) -> tuple[list[Draft], RepairReport]:
-    """Batched mode: audio without a segment (left out by VAD, or within a window the model wrote
-    nothing for) is decoded where the model's no-speech probability says speech."""
+def repair_written_over(
+    job, features, drafts: list[Draft], windows: Sequence[tuple[int, int]], speech: SpeechMap
+) -> tuple[list[Draft], RepairReport]:
+    """Batched mode: a window whose segments do not account for their spans (``coverage.accounts``: the
+    model may have written one sentence over two) is encoded again and aligned; the speech in it left
+    without words is decoded on its own, as the seek loop's repair does."""
+    fps, eot = job.frames_per_second, job.tokenizer.eot
+    by_window: dict[int, list[Draft]] = {}
+    for draft in drafts:
+        if draft.text.strip():
+            by_window.setdefault(draft.seek, []).append(draft)
+    words = WordSpans(job)
+    suspects: list[tuple[float, float]] = []
+    for seek, group in sorted(by_window.items()):
+        tokens = [[t for t in d.tokens if t < eot] for d in group]
+        end = next((e for s, e in windows if s <= seek < e), None)
+        if end is None:
+            continue
+        if accounts(group, tokens):  # its segments bound the windows decoded for the others' stretches
+            words.claim(seek, end - seek, group, tokens)
+            continue
+        encoded = job.encode_ranges(features, [(seek, end - seek)])[0]
+        words.align(seek / fps, end - seek, encoded, group, tokens)
+        suspects.append((seek / fps, end / fps))
+    if not suspects:
+        return drafts, RepairReport((), ())
+    gaps = uncovered(speech, within(speech, speech.stretches(), suspects), words.covered())
+    found, repaired, added = [], [], []
+    quiet = replace(job, options=replace(job.options, verbose=False))
+    for gap in gaps:
+        found.append(gap)
+        log.info(
+            "coverage: %s of %s at [%s --> %s] has no words; decoding it again", f"{gap.duration:.1f} s",
+            "speech" if gap.sure else "possible speech", format_timestamp(gap.start), format_timestamp(gap.end),
+        )
+        segments = transcribe_batched(quiet, features, [_window_of(job, features, gap, words)])
+        kept = [s for s in segments if _accept(s, gap, drafts + added, job.options)]
+        for segment in kept:
+            segment.extra["repaired"] = True
+            log.info("repaired [%s --> %s] %s", format_timestamp(segment.start), format_timestamp(segment.end), segment.text)
+        if kept:
+            repaired.append(gap)
+        added.extend(kept)
+    if not added:
+        return drafts, RepairReport(tuple(found), ())
+    return merge(drafts, added, words), RepairReport(tuple(found), tuple(repaired))
+
+
+def repair_batched(
+    job, features, drafts: list[Draft], ranges, windows: Sequence[tuple[int, int]] = (), speech: SpeechMap | None = None
+) -> tuple[list[Draft], RepairReport]:
+    """Batched mode: segments written over speech they skipped (``repair_written_over``, given the
+    decoded ``windows`` and the speech map); then audio without a segment (left out by VAD, or within a
+    window the model wrote nothing for) is decoded where the model's no-speech probability says speech."""
+    over = RepairReport((), ())
+    if speech is not None and windows:
+        drafts, over = repair_written_over(job, features, drafts, windows, speech)
+    drafts, report = _repair_gaps(job, features, drafts, ranges)
+    return drafts, RepairReport(over.found + report.found, over.repaired + report.repaired)
+
+
+def _repair_gaps(job, features, drafts: list[Draft], ranges) -> tuple[list[Draft], RepairReport]:
     fps = job.frames_per_second
     segments = [(round((d.start - WORD_PAD) * fps), round((d.end + WORD_PAD) * fps)) for d in drafts if d.text.strip()]
     gaps = batched_gaps(job, features, segments, ranges)

@@ -84,6 +84,40 @@ def _backtrace(trace: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return result[0], result[1]
 
 
+def _alignment_path(
+    runtime, tokenizer, text_tokens: list[int], audio_features: torch.Tensor, num_frames: int, cross=None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The DTW path (token indices, frame indices) of ``text_tokens`` + eot through one window's frames
+    (``cross``: the window's decoder state, see the runtime's ``alignment_attention``)."""
+    tokens = [*tokenizer.sot_sequence, tokenizer.no_timestamps, *text_tokens, tokenizer.eot]
+    x = torch.tensor([tokens], dtype=torch.long, device=audio_features.device)  # (1, T)
+    features = audio_features[None] if audio_features.dim() == 2 else audio_features  # (1, ctx, d)
+    with torch.no_grad():
+        # (H, T, frames): softmax over the window's real frames only
+        if cross is None:
+            weights = runtime.alignment_attention(x, features, audio_positions=num_frames // 2)
+        else:
+            weights = runtime.alignment_attention(x, features, audio_positions=num_frames // 2, cross=cross)
+        weights = weights.float()
+    std, mean = torch.std_mean(weights, dim=-2, keepdim=True, unbiased=False)
+    weights = (weights - mean) / std
+    weights = median_filter(weights, MEDIAN_FILTER_WIDTH)
+    matrix = weights.mean(dim=0)[len(tokenizer.sot_sequence) : -1]  # (text tokens + 1, frames)
+    return dtw(-matrix.cpu().double().numpy())
+
+
+def _word_bounds(tokenizer, text_tokens: list[int], path: tuple[np.ndarray, np.ndarray]):
+    """(words, their tokens, boundaries in tokens, start and end seconds), or None for no word."""
+    text_indices, time_indices = path
+    words, word_tokens = tokenizer.split_to_word_tokens(text_tokens + [tokenizer.eot])
+    if len(word_tokens) <= 1:
+        return None
+    boundaries = np.pad(np.cumsum([len(t) for t in word_tokens[:-1]]), (1, 0))
+    jumps = np.pad(np.diff(text_indices), (1, 0), constant_values=1).astype(bool)
+    jump_times = time_indices[jumps] / TOKENS_PER_SECOND
+    return words, word_tokens, boundaries, jump_times[boundaries[:-1]], jump_times[boundaries[1:]]
+
+
 def find_alignment(
     runtime, tokenizer, text_tokens: list[int], audio_features: torch.Tensor, num_frames: int
 ) -> list[WordTiming]:
@@ -95,30 +129,33 @@ def find_alignment(
     features = audio_features[None] if audio_features.dim() == 2 else audio_features  # (1, ctx, d)
     with torch.no_grad():
         logits = runtime.logits_full(x, features)[0].float()  # (T, n_vocab)
-        # (H, T, frames): softmax over the window's real frames only
-        weights = runtime.alignment_attention(x, features, audio_positions=num_frames // 2).float()
     sampled = logits[len(tokenizer.sot_sequence) :, : tokenizer.eot].softmax(dim=-1)
     token_probs = sampled[torch.arange(len(text_tokens)), torch.tensor(text_tokens)].tolist()
-
-    std, mean = torch.std_mean(weights, dim=-2, keepdim=True, unbiased=False)
-    weights = (weights - mean) / std
-    weights = median_filter(weights, MEDIAN_FILTER_WIDTH)
-    matrix = weights.mean(dim=0)[len(tokenizer.sot_sequence) : -1]  # (text tokens + 1, frames)
-    text_indices, time_indices = dtw(-matrix.cpu().double().numpy())
-
-    words, word_tokens = tokenizer.split_to_word_tokens(text_tokens + [tokenizer.eot])
-    if len(word_tokens) <= 1:
+    bounds = _word_bounds(tokenizer, text_tokens, _alignment_path(runtime, tokenizer, text_tokens, audio_features, num_frames))
+    if bounds is None:
         return []
-    boundaries = np.pad(np.cumsum([len(t) for t in word_tokens[:-1]]), (1, 0))
-    jumps = np.pad(np.diff(text_indices), (1, 0), constant_values=1).astype(bool)
-    jump_times = time_indices[jumps] / TOKENS_PER_SECOND
-    starts = jump_times[boundaries[:-1]]
-    ends = jump_times[boundaries[1:]]
+    words, word_tokens, boundaries, starts, ends = bounds
     probabilities = [float(np.mean(token_probs[i:j])) for i, j in zip(boundaries[:-1], boundaries[1:])]
     return [
         WordTiming(word, list(toks), float(s), float(e), p)
         for word, toks, s, e, p in zip(words, word_tokens, starts, ends, probabilities)
     ]
+
+
+def word_spans(
+    runtime, tokenizer, text_tokens: list[int], audio_features: torch.Tensor, num_frames: int, cross=None
+) -> list[tuple[str, int, float, float]]:
+    """(word, its token count, start, end seconds from the window start) of ``text_tokens`` in one window:
+    :func:`find_alignment`'s words and times without their probabilities, for one decoder pass (the
+    alignment heads' layers) instead of two, and no output projection over the vocabulary."""
+    if not text_tokens:
+        return []
+    path = _alignment_path(runtime, tokenizer, text_tokens, audio_features, num_frames, cross)
+    bounds = _word_bounds(tokenizer, text_tokens, path)
+    if bounds is None:
+        return []
+    words, word_tokens, _, starts, ends = bounds
+    return [(word, len(toks), float(s), float(e)) for word, toks, s, e in zip(words, word_tokens, starts, ends)]
 
 
 def merge_punctuations(alignment: list[WordTiming], prepended: str, appended: str) -> None:

@@ -122,6 +122,11 @@ class WindowBatch:
     def size(self) -> int:
         return int(self.features.shape[0])
 
+    @property
+    def state(self):
+        """The decoder state of the prompt (its cross-attention keys and values), once a decoding started."""
+        return None if self._base is None else self._base.state
+
     def subset(self, index: Sequence[int]) -> "WindowBatch":
         """The batch of some of these windows; their cross-attention and prompt caches are copied, not recomputed."""
         if list(index) == list(range(self.size)):

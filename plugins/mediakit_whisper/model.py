@@ -337,18 +337,22 @@ class TextDecoder(nn.Module):
         x = x[:, -1:] if last_only else x
         return self.project(x if order is None else x[order])
 
-    def cross_attention_weights(self, tokens: Tensor, xa: Tensor, layers: set[int]) -> dict[int, Tensor]:
-        """Softmaxed cross-attention weights (B, H, T, A) of the given layers, on the reference path."""
+    def cross_attention_weights(
+        self, tokens: Tensor, xa: Tensor, layers: set[int], cross: tuple[Tensor, Tensor] | None = None
+    ) -> dict[int, Tensor]:
+        """Softmaxed cross-attention weights (B, H, T, A) of the given layers, on the reference path;
+        ``cross``: the keys and values of ``xa``, (L, B, H, A, D) each, when already computed."""
         found: dict[int, Tensor] = {}
         x = self.embed(tokens, 0).to(xa.dtype)
-        for i, block in enumerate(self.blocks):
-            if i > max(layers, default=-1):
-                break
+        last = max(layers, default=-1)
+        for i, block in enumerate(self.blocks[: last + 1]):
             x = x + block.attn(block.attn_ln(x), causal=True)
             h = block.cross_attn_ln(x)
-            k, v = block.cross_attn.keys_values(xa)
+            k, v = block.cross_attn.keys_values(xa) if cross is None else (cross[0][i], cross[1][i])
             if i in layers:
                 found[i] = block.cross_attn.weights(h, k)
+            if i == last:  # what follows the last layer's weights reaches none of them
+                break
             x = x + block.cross_attn.attend(h, k, v)
             x = x + block.mlp(block.mlp_ln(x))
         return found

@@ -297,16 +297,22 @@ class WhisperRuntime:
 
     @torch.inference_mode()
     def alignment_attention(
-        self, tokens: Tensor, audio_features: Tensor, audio_positions: int | None = None
+        self, tokens: Tensor, audio_features: Tensor, audio_positions: int | None = None, cross: DecoderState | None = None
     ) -> Tensor:
         """Cross-attention weights (H_align, T, A) of the alignment heads, float32, for word timestamps.
 
         Each row is a softmax over the audio positions. ``audio_positions`` keeps only the first positions
         (the real audio) and renormalises the rows, which equals a softmax over those positions alone.
+        ``cross``: a decoder state of these audio features (one window), whose cross-attention keys and
+        values are read instead of computed again where they are stored in the activations' dtype (the same
+        numbers then).
         """
         xa = audio_features.to(device=self.device, dtype=self._activation_dtype)
         layers = {layer for layer, _ in self.alignment_heads}
-        found = self.module.decoder.cross_attention_weights(tokens.to(self.device), xa, layers)
+        kv = None
+        if cross is not None and cross.cross_k.dtype == xa.dtype and cross.cross_k.shape[1] == 1:
+            kv = (cross.cross_k, cross.cross_v)
+        found = self.module.decoder.cross_attention_weights(tokens.to(self.device), xa, layers, kv)
         weights = torch.stack([found[layer][0, head] for layer, head in self.alignment_heads])  # (H, T, A)
         if audio_positions is not None:
             weights = weights[:, :, :audio_positions]

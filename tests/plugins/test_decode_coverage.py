@@ -9,7 +9,7 @@ import numpy as np
 
 from mediakit.config import DecodeOptions
 from mediakit.records import Segment, Transcript
-from mediakit_decode.coverage import SpeechMap, Stretch, covered_spans, uncovered, within
+from mediakit_decode.coverage import SpeechMap, Stretch, accounts, covered_spans, uncovered, within
 from mediakit_decode.repair import merge
 from mediakit_decode.segments import Draft
 
@@ -60,6 +60,18 @@ def test_within_keeps_the_requested_ranges_only():
     speech = speech_map([(0.0, 1.0)], duration=10.0)
     cut = within(speech, speech.stretches(), [(2.0, 4.0), (6.0, 7.0)])
     assert [(s.start, s.end) for s in cut] == [(2.0, 4.0), (6.0, 7.0)]
+
+
+def test_a_segment_written_over_two_sentences_does_not_account_for_its_span():
+    # tiny.en on falsetto then read speech: one sentence's 22 tokens over both clips' 10.8 s
+    over = Draft(seek=0, start=0.0, end=10.8, tokens=[], text=" Mr. Quilter")
+    assert not accounts([over], [list(range(22))])
+    # read speech (3 to 4 tokens a second), a short tail, and a sentence ending in a pause all do
+    read = Draft(seek=0, start=0.0, end=4.68, tokens=[], text=" There is")
+    tail = Draft(seek=0, start=4.68, end=5.68, tokens=[], text=" he was.")
+    paused = Draft(seek=0, start=5.68, end=13.44, tokens=[], text=" ma'am")
+    assert accounts([read, tail, paused], [list(range(18)), [1, 2, 3], list(range(18))])
+    assert not accounts([read, over], [list(range(18)), list(range(22))])  # one is enough to align the window
 
 
 class FixedWords:

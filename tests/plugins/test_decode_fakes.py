@@ -199,7 +199,7 @@ class AligningRuntime(FakeRuntime):
     def logits_full(self, tokens: torch.Tensor, audio_features: torch.Tensor) -> torch.Tensor:
         return torch.zeros(tokens.shape[0], tokens.shape[1], N_VOCAB)
 
-    def alignment_attention(self, tokens: torch.Tensor, audio_features: torch.Tensor, audio_positions=None):
+    def alignment_attention(self, tokens: torch.Tensor, audio_features: torch.Tensor, audio_positions=None, cross=None):
         n_tokens, n_frames = tokens.shape[1], audio_positions or 1500
         weights = torch.full((1, n_tokens, n_frames), 1e-6)
         for k in range(n_tokens):

@@ -228,7 +228,7 @@ def test_batched_mode_finds_speech_with_vad_unless_told_not_to(monkeypatch):
     from mediakit.config import BATCHED_VAD, VadOptions
 
     seen = []
-    monkeypatch.setattr(decoder, "speech_regions_of", lambda source, options, most: seen.append(options) or [(1.0, 4.0)])
+    monkeypatch.setattr(decoder, "speech_regions_of", lambda source, options, most, *shared: seen.append(options) or [(1.0, 4.0)])
     result, runtime, _ = decode({0: Window([ts(0), 5, ts(2)])}, seconds=40.0, batch_size=4)
     assert seen == [BATCHED_VAD] and BATCHED_VAD.min_silence_duration_ms == 160 and BATCHED_VAD.threshold == 0.15
     assert spans(result) == [(0.0, 2.0, " w5")]  # the region, widened by its 1 s lead-in, starts at 0

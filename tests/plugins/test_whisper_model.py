@@ -216,6 +216,9 @@ def test_alignment_attention_is_a_softmax_over_audio_per_head(runtime, features)
     torch.testing.assert_close(cut, weights[:, :, :5] / weights[:, :, :5].sum(-1, keepdim=True))
     # different heads see different patterns (they are not all the same row)
     assert not torch.allclose(weights[0], weights[1])
+    # a decoder state's cross-attention keys and values are the ones it would compute (coverage reads them)
+    state = runtime.new_state(features[:1])
+    assert torch.equal(runtime.alignment_attention(tokens, features[:1], cross=state), weights)
 
 
 def test_state_dict_uses_openai_whisper_names():

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Sequence
@@ -60,6 +61,9 @@ TOKEN_RATE = 2.5
 ALLOWANCE = 1.0
 #: Seconds: a window not aligned is aligned after all when a stretch without text lies this near its segments.
 NEAR = 2.0
+#: Encoder outputs of claimed windows kept for ``align_near`` (the most recent ones, up to this many bytes:
+#: 16 windows of base); the others are encoded again if they must be aligned.
+KEPT_FEATURES_BYTES = 48 << 20
 
 
 @dataclass(frozen=True)
@@ -221,6 +225,8 @@ class WordSpans:
         self.segments: list[tuple[float, float]] = []  # the spans of every segment with text
         self.sparse: list[tuple[float, float]] = []  # ... and of those whose text does not account for them
         self.aligned = 0  # windows aligned (for the log and the tests)
+        self.encoded_again = 0  # ... of which encoded again (their outputs were no longer kept)
+        self._features: OrderedDict[int, torch.Tensor] = OrderedDict()  # seek -> a claimed window's encoder output
         self._segments: dict[int, tuple[float, float]] = {}  # id(draft) -> its words' first start, last end
 
     def observe(
@@ -243,7 +249,9 @@ class WordSpans:
         sparse = [(d.start, d.end) for d, tokens in zip(drafts, per_draft) if not accounts([d], [tokens])]
         self.sparse.extend(sparse)
         if self.defer and not sparse:
-            self.claim(round(time_offset * self.job.frames_per_second), segment_size, drafts, per_draft)
+            seek = round(time_offset * self.job.frames_per_second)
+            self.claim(seek, segment_size, drafts, per_draft)
+            self._keep(seek, audio_features)
             return
         self.align(time_offset, segment_size, audio_features, drafts, per_draft, state)
 
@@ -282,9 +290,22 @@ class WordSpans:
         fps = self.job.frames_per_second
         for claimed in near:
             self.claimed.remove(claimed)
-            features = self.job.encode_ranges(source, [(claimed.seek, claimed.segment_size)])[0]
+            features = self._features.pop(claimed.seek, None)
+            if features is None:
+                self.encoded_again += 1
+                features = self.job.encode_ranges(source, [(claimed.seek, claimed.segment_size)])[0]
             self.align(claimed.seek / fps, claimed.segment_size, features, list(claimed.drafts), [list(t) for t in claimed.tokens])
         return len(near)
+
+    def _keep(self, seek: int, audio_features: torch.Tensor) -> None:
+        """Keep a claimed window's encoder output (a copy: it may be a row of a batch), dropping the oldest
+        beyond KEPT_FEATURES_BYTES."""
+        size = audio_features.numel() * audio_features.element_size()
+        if size > KEPT_FEATURES_BYTES:
+            return
+        self._features[seek] = audio_features.detach().clone()
+        while sum(f.numel() * f.element_size() for f in self._features.values()) > KEPT_FEATURES_BYTES:
+            self._features.popitem(last=False)
 
     def _add(self, draft: Draft, spans: list[tuple[float, float]]) -> None:
         self.spans.extend(spans)

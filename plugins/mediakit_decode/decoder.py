@@ -181,7 +181,8 @@ class WhisperDecoder:
         speech = probe.map()
         ranges = [(start / fps, end / fps) for start, end in clips]
         repaired, report = repair(job, features, drafts, words, speech, ranges, prompt)
-        log.debug("coverage: %d window(s) aligned, %d not (their text accounts for them)", words.aligned, len(words.claimed))
+        log.debug("coverage: %d window(s) aligned (%d encoded again), %d not (their text accounts for them)",
+                  words.aligned, words.encoded_again, len(words.claimed))
         if not report.repaired:
             return drafts, text  # nothing added: the seek loop's own transcript
         eot = job.tokenizer.eot

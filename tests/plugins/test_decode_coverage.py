@@ -109,3 +109,44 @@ def test_repair_is_on_by_default_and_can_be_turned_off():
 
 def test_stretch_duration():
     assert Stretch(1.0, 3.5, True).duration == 2.5
+
+
+def test_claimed_windows_are_aligned_from_their_kept_encoder_outputs(monkeypatch):
+    """A window left unaligned (its text accounts for it) is aligned later from its kept encoder output;
+    only windows whose output was dropped (beyond the budget, oldest first) are encoded again."""
+    import torch
+    from types import SimpleNamespace
+
+    from mediakit_decode import coverage
+
+    aligned_from = []
+
+    def fake_word_spans(runtime, tokenizer, tokens, features, size, state=None):
+        aligned_from.append(float(features[0, 0]))
+        return [(" word", len(tokens), 0.0, 1.0)]
+
+    class Job:
+        tokenizer = SimpleNamespace(eot=50257)
+        frames_per_second = 100
+        runtime = None
+
+        def __init__(self):
+            self.encoded = []
+
+        def encode_ranges(self, source, ranges):
+            self.encoded.append(ranges)
+            return torch.zeros(1, 4, 2)
+
+    monkeypatch.setattr(coverage, "word_spans", fake_word_spans)
+    monkeypatch.setattr(coverage, "KEPT_FEATURES_BYTES", 2 * 4 * 2 * 4)  # two windows' (4, 2) float32 outputs
+    job = Job()
+    words = coverage.WordSpans(job, defer=True)
+    for i in range(3):
+        draft = Draft(seek=i * 3000, start=i * 30.0, end=i * 30.0 + 3.0, tokens=list(range(10)), text=" read speech")
+        words.observe(i * 30.0, 3000, torch.full((4, 2), float(i + 1)), [draft])
+    assert len(words.claimed) == 3 and words.aligned == 0
+
+    assert words.align_near(None, [Stretch(0.0, 95.0, True)]) == 3
+    assert job.encoded == [[(0, 3000)]]  # the oldest output was dropped: window 0 alone is encoded again
+    assert words.encoded_again == 1 and words.aligned == 3
+    assert aligned_from == [0.0, 2.0, 3.0]  # windows 1 and 2 from the outputs the seek loop had

@@ -278,16 +278,21 @@ def repair_written_over(
             "speech" if gap.sure else "possible speech", format_timestamp(gap.start), format_timestamp(gap.end),
         )
         segments = transcribe_batched(quiet, features, [_window_of(job, features, gap, words)])
-        kept = [s for s in segments if _accept(s, gap, drafts + added, job.options)]
-        for segment in kept:
-            segment.extra["repaired"] = True
-            log.info("repaired [%s --> %s] %s", format_timestamp(segment.start), format_timestamp(segment.end), segment.text)
+        kept = _mark_repaired([s for s in segments if _accept(s, gap, drafts + added, job.options)])
         if kept:
             repaired.append(gap)
         added.extend(kept)
     if not added:
         return drafts, RepairReport(tuple(found), ())
     return merge(drafts, added, words), RepairReport(tuple(found), tuple(repaired))
+
+
+def _mark_repaired(kept: list[Draft]) -> list[Draft]:
+    """Flag segments decoded by a repair (the JSON's "repaired") and log each; returns them."""
+    for segment in kept:
+        segment.extra["repaired"] = True
+        log.info("repaired [%s --> %s] %s", format_timestamp(segment.start), format_timestamp(segment.end), segment.text)
+    return kept
 
 
 def repair_batched(
@@ -329,10 +334,9 @@ def _repair_gaps(job, features, drafts: list[Draft], ranges) -> tuple[list[Draft
     quiet = replace(job, options=replace(job.options, verbose=False))
     segments = transcribe_batched(quiet, features, candidates)
     for stretch in found:
-        kept = [s for s in segments if stretch.start <= s.start < stretch.end and _accept(s, stretch, drafts + added, job.options)]
-        for segment in kept:
-            segment.extra["repaired"] = True
-            log.info("repaired [%s --> %s] %s", format_timestamp(segment.start), format_timestamp(segment.end), segment.text)
+        kept = _mark_repaired(
+            [s for s in segments if stretch.start <= s.start < stretch.end and _accept(s, stretch, drafts + added, job.options)]
+        )
         if kept:
             repaired.append(stretch)
         added.extend(kept)

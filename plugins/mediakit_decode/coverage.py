@@ -303,9 +303,9 @@ class WordSpans:
         size = audio_features.numel() * audio_features.element_size()
         if size > KEPT_FEATURES_BYTES:
             return
+        while self._features and len(self._features) * size + size > KEPT_FEATURES_BYTES:
+            self._features.popitem(last=False)  # a model's windows are all the same size
         self._features[seek] = audio_features.detach().clone()
-        while sum(f.numel() * f.element_size() for f in self._features.values()) > KEPT_FEATURES_BYTES:
-            self._features.popitem(last=False)
 
     def _add(self, draft: Draft, spans: list[tuple[float, float]]) -> None:
         self.spans.extend(spans)

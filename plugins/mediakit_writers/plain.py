@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Sequence, TextIO
+from typing import Any, Callable, ClassVar, Sequence, TextIO
 
 from mediakit.config import WriterOptions
 from mediakit.records import Segment, Transcript
@@ -21,20 +21,23 @@ class TxtWriter:
     extension: ClassVar[str] = "txt"
 
     def write(self, transcript: Transcript, stream: TextIO) -> None:
-        _Lines(stream).add(transcript.segments)
+        self.open_stream(stream).add(transcript.segments)
 
-    def open_stream(self, stream: TextIO) -> "_Lines":
+    def open_stream(self, stream: TextIO) -> "_PerSegment":
         """A file that grows one line per segment (live input)."""
-        return _Lines(stream)
+        return _PerSegment(stream, lambda segment: one_line(segment.text))
 
 
-class _Lines:
-    def __init__(self, stream: TextIO):
-        self.stream = stream
+@dataclass(frozen=True)
+class _PerSegment:
+    """A text stream that grows one line per segment, as ``line`` writes it (without its newline)."""
+
+    stream: TextIO
+    line: Callable[[Segment], str]
 
     def add(self, segments: Sequence[Segment]) -> None:
         for segment in segments:
-            self.stream.write(one_line(segment.text) + "\n")
+            self.stream.write(self.line(segment) + "\n")
 
 
 @dataclass(frozen=True)
@@ -47,19 +50,10 @@ class TsvWriter:
     def write(self, transcript: Transcript, stream: TextIO) -> None:
         self.open_stream(stream).add(transcript.segments)
 
-    def open_stream(self, stream: TextIO) -> "_Rows":
+    def open_stream(self, stream: TextIO) -> "_PerSegment":
         """A file that grows one row per segment (live input): the header now, then the rows."""
         stream.write("start\tend\ttext\n")
-        return _Rows(stream)
-
-
-class _Rows:
-    def __init__(self, stream: TextIO):
-        self.stream = stream
-
-    def add(self, segments: Sequence[Segment]) -> None:
-        for segment in segments:
-            self.stream.write(f"{milliseconds(segment.start)}\t{milliseconds(segment.end)}\t{tsv_field(segment.text)}\n")
+        return _PerSegment(stream, lambda s: f"{milliseconds(s.start)}\t{milliseconds(s.end)}\t{tsv_field(s.text)}")
 
 
 @dataclass(frozen=True)

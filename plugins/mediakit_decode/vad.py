@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 
 import numpy as np
@@ -28,23 +29,31 @@ def _silero():
     return loaded
 
 
-def _load_silero():
-    """Silero's model and its ``get_speech_timestamps``. The model runs through ONNX Runtime when it is
-    installed (twice as fast: the model runs once per 32 ms of audio, and onnxruntime's call costs half
-    of TorchScript's), else TorchScript; the regions are the same.
-
-    Importing silero-vad calls ``torch.set_num_threads(1)`` (silero_vad/model.py), which would leave
-    every later encoder and decoder step on one thread: the setting is put back.
-    """
+def _import_silero():
+    """The silero_vad package. Importing it calls ``torch.set_num_threads(1)`` (silero_vad/model.py),
+    which would leave every later encoder and decoder step of the importing thread on one thread: the
+    setting is put back. Every import of silero_vad in this module goes through here."""
     import torch
 
     threads = torch.get_num_threads()
     try:
-        from silero_vad import get_speech_timestamps, load_silero_vad
+        import silero_vad
+        import silero_vad.utils_vad  # noqa: F401 (get_speech_timestamps_from_probs, silero-vad 6 and later)
     except ImportError as err:
+        if "silero_vad" in sys.modules:  # the package is there, without utils_vad: an older silero-vad
+            return sys.modules["silero_vad"]
         raise StageError("vad needs the silero-vad package: pip install silero-vad") from err
     finally:
         torch.set_num_threads(threads)
+    return silero_vad
+
+
+def _load_silero():
+    """Silero's model and its ``get_speech_timestamps``. The model runs through ONNX Runtime when it is
+    installed (twice as fast: the model runs once per 32 ms of audio, and onnxruntime's call costs half
+    of TorchScript's), else TorchScript; the regions are the same."""
+    silero = _import_silero()
+    get_speech_timestamps, load_silero_vad = silero.get_speech_timestamps, silero.load_silero_vad
     try:
         import onnxruntime  # noqa: F401
     except ImportError:
@@ -145,9 +154,8 @@ def speech_regions_of(
         raise StageError(f"vad needs {VAD_SAMPLE_RATE} Hz audio, got {source.spec.sample_rate} Hz")
     import array
 
-    try:
-        from silero_vad.utils_vad import get_speech_timestamps_from_probs
-    except ImportError:  # silero-vad before 6: only the whole samples
+    get_speech_timestamps_from_probs = getattr(getattr(_import_silero(), "utils_vad", None), "get_speech_timestamps_from_probs", None)
+    if get_speech_timestamps_from_probs is None:  # silero-vad before 6: only the whole samples
         log.debug("vad: this silero-vad has no get_speech_timestamps_from_probs; reading the whole input")
         return speech_regions(source.samples(0, total), VAD_SAMPLE_RATE, options, max_speech_s)
     probs = array.array("d", _probabilities_of(source) if probabilities is None else probabilities.tolist())

@@ -51,3 +51,29 @@ def test_coverage_probabilities_are_silero_wrappers_own(jfk_path):
     wrapper = speech_probabilities(joined, 16000)
     assert np.array_equal(speech_probabilities_of(Source()), wrapper)
     assert np.array_equal(SpeechProbe(Source()).map().probs, wrapper)
+
+
+def test_vad_regions_keep_the_callers_torch_threads():
+    # silero_vad's import sets torch to one thread; batched mode without the coverage pass imported it
+    # through speech_regions_of first, and every encoder and decoder step after ran on one core
+    import subprocess
+    import sys
+
+    script = (
+        "import numpy as np, torch\n"
+        "torch.set_num_threads(2)\n"
+        "from mediakit.config import BATCHED_VAD\n"
+        "from mediakit.records import FeatureSpec\n"
+        "from mediakit_decode.vad import speech_regions_of\n"
+        "samples = np.zeros(16000 * 3, np.float32)\n"
+        "class Source:\n"
+        "    spec = FeatureSpec()\n"
+        "    n_samples = len(samples)\n"
+        "    def samples(self, a, b):\n"
+        "        return samples[a:b]\n"
+        "assert speech_regions_of(Source(), BATCHED_VAD) == []\n"
+        "print(torch.get_num_threads())\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "2"

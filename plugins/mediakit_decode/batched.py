@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import logging
 from collections import deque
+from collections.abc import Callable
+
+import torch
 
 from mediakit.records import ProgressCallback
 from mediakit.stages import Batcher
@@ -61,10 +64,12 @@ def transcribe_batched(
     windows: list[tuple[int, int]],
     progress: ProgressCallback | None = None,
     batcher: Batcher | None = None,
+    keep: Callable[[int, int, torch.Tensor, list[Draft]], None] | None = None,
 ) -> list[Draft]:
     """Decode the frame ranges ``windows`` (each <= one window long) of a feature source (:mod:`.source`)
     in batches of ``batch_size``; with a ``batcher``, each batch may be decoded together with other
-    inputs' (see :mod:`.shared`)."""
+    inputs' (see :mod:`.shared`). ``keep(start, size, encoder output, segments)`` is called for each
+    decoded window with text (the coverage pass keeps the outputs it will align)."""
     options, tokenizer = job.options, job.tokenizer
     fps = job.frames_per_second
     total = source.content_frames / fps
@@ -99,6 +104,8 @@ def transcribe_batched(
                     start / fps,
                 )
             drafts.extend(current)
+            if keep is not None and current:
+                keep(start, end - start, audio_features[row], current)
         if progress is not None:
             progress(min(reached, total), total)
     if progress is not None:

@@ -16,7 +16,7 @@ from .batched import transcribe_batched
 from .coverage import SpeechMap, SpeechProbe, WordSpans
 from .job import Job
 from .longform import clip_frames, transcribe_windows
-from .repair import repair, repair_batched
+from .repair import keep_unaccounted, repair, repair_batched
 from .script import CHINESE, converter
 from .segments import Draft
 from .source import LIVE_END, as_source, duration
@@ -146,11 +146,13 @@ class WhisperDecoder:
         # does, and so is a live input (its segments are final as they are decoded)
         aligns = hasattr(model, "logits_full") and hasattr(model, "alignment_attention")
         if options.batch_size > 0:
-            drafts = transcribe_batched(job, features, clips, progress, self.batcher)
-            if options.repair and regions is not None and vad and not features.live:
+            repairs = options.repair and regions is not None and vad and not features.live
+            rate = features.spec.sample_rate
+            speech = SpeechMap(probs, VAD_FRAME / rate, features.n_samples / rate) if repairs and probs is not None and aligns else None
+            keep = keep_unaccounted(job) if speech is not None else None
+            drafts = transcribe_batched(job, features, clips, progress, self.batcher, keep)
+            if repairs:
                 requested = clip_frames(options.clip_timestamps, content, fps)
-                rate = features.spec.sample_rate
-                speech = SpeechMap(probs, VAD_FRAME / rate, features.n_samples / rate) if probs is not None and aligns else None
                 drafts, _ = repair_batched(job, features, drafts, requested, clips, speech)
             emit_drafts(drafts)
             text_tokens = [t for d in drafts for t in d.tokens if t < tokenizer.eot]

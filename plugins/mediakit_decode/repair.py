@@ -15,11 +15,14 @@ and decoded when the model's no-speech probability of it says it may be speech.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Sequence
 
+import torch
+
 from .batched import transcribe_batched
-from .coverage import MIN_UNCOVERED, WORD_PAD, SpeechMap, Stretch, WordSpans, accounts, uncovered, within
+from .coverage import KEPT_FEATURES_BYTES, MIN_UNCOVERED, WORD_PAD, SpeechMap, Stretch, WordSpans, accounts, uncovered, within
 from .longform import format_timestamp, log_segment, transcribe_windows
 from .quality import is_silent, normalise_segment
 from .segments import Draft
@@ -263,7 +266,7 @@ def repair_written_over(
         if accounts(group, tokens):  # its segments bound the windows decoded for the others' stretches
             words.claim(seek, end - seek, group, tokens)
             continue
-        encoded = job.encode_ranges(features, [(seek, end - seek)])[0]
+        encoded = job.encode_ranges(features, [(seek, end - seek)])[0]  # kept by keep_unaccounted, if it could
         words.align(seek / fps, end - seek, encoded, group, tokens)
         suspects.append((seek / fps, end / fps))
     if not suspects:
@@ -285,6 +288,25 @@ def repair_written_over(
     if not added:
         return drafts, RepairReport(tuple(found), ())
     return merge(drafts, added, words), RepairReport(tuple(found), tuple(repaired))
+
+
+def keep_unaccounted(job) -> Callable[[int, int, torch.Tensor, list[Draft]], None]:
+    """For batched mode's ``keep``: the encoder output of a window whose segments do not account for
+    their spans (the windows :func:`repair_written_over` aligns) goes into ``job.primed`` (a copy, up
+    to ``KEPT_FEATURES_BYTES`` in all), so the repair aligns it without encoding the window again."""
+    eot = job.tokenizer.eot
+    kept: list[tuple[int, int]] = []
+
+    def keep(start: int, size: int, audio_features: torch.Tensor, drafts: list[Draft]) -> None:
+        if accounts(drafts, [[t for t in d.tokens if t < eot] for d in drafts]):
+            return
+        nbytes = audio_features.numel() * audio_features.element_size()
+        if (len(kept) + 1) * nbytes > KEPT_FEATURES_BYTES:
+            return
+        kept.append((start, size))
+        job.primed[(start, size)] = audio_features.detach().clone()
+
+    return keep
 
 
 def _mark_repaired(kept: list[Draft]) -> list[Draft]:

@@ -150,3 +150,24 @@ def test_claimed_windows_are_aligned_from_their_kept_encoder_outputs(monkeypatch
     assert job.encoded == [[(0, 3000)]]  # the oldest output was dropped: window 0 alone is encoded again
     assert words.encoded_again == 1 and words.aligned == 3
     assert aligned_from == [0.0, 2.0, 3.0]  # windows 1 and 2 from the outputs the seek loop had
+
+
+def test_batched_mode_keeps_the_outputs_of_windows_the_repair_aligns(monkeypatch):
+    import torch
+    from types import SimpleNamespace
+
+    from mediakit_decode import repair
+
+    monkeypatch.setattr(repair, "KEPT_FEATURES_BYTES", 4 * 2 * 4)  # one (4, 2) float32 output
+    job = SimpleNamespace(tokenizer=SimpleNamespace(eot=50257), primed={})
+    keep = repair.keep_unaccounted(job)
+    read = Draft(seek=0, start=0.0, end=3.0, tokens=list(range(12)), text=" read speech")  # 4 tokens/s
+    skipped = Draft(seek=3000, start=30.0, end=50.0, tokens=[1, 2, 3], text=" one sentence over two")
+    keep(0, 3000, torch.ones(4, 2), [read])
+    assert job.primed == {}  # its text accounts for its span: never aligned
+    features = torch.ones(4, 2)
+    keep(3000, 3000, features, [skipped])
+    features += 1  # a row of the batch: reused by the next batch
+    assert list(job.primed) == [(3000, 3000)] and torch.equal(job.primed[(3000, 3000)], torch.ones(4, 2))
+    keep(6000, 3000, torch.ones(4, 2), [Draft(seek=6000, start=60.0, end=80.0, tokens=[1, 2, 3], text=" again")])
+    assert list(job.primed) == [(3000, 3000)]  # beyond the budget: encoded again if aligned

@@ -70,6 +70,26 @@ def test_falsetto_skipped_by_the_seek_loop_is_repaired(shared_speech, tiny, mode
     assert all(a.start <= b.start for a, b in zip(result.segments, result.segments[1:]))
 
 
+def test_batched_repair_aligns_windows_without_encoding_them_again(shared_speech, tiny, monkeypatch):
+    # the falsetto window fails coverage.accounts, so the repair aligns it: from the encoder output
+    # batched mode kept, not a second pass through the encoder
+    from mediakit_decode.job import Job
+
+    encoded: list[tuple[int, int]] = []
+    encode_ranges = Job.encode_ranges
+
+    def counting(self, source, ranges):
+        encoded.extend(r for r in ranges if r not in self.primed)
+        return encode_ranges(self, source, ranges)
+
+    monkeypatch.setattr(Job, "encode_ranges", counting)
+    clips = load_clips(shared_speech, FALSETTO_FIRST)
+    joined = join([clips[n] for n in FALSETTO_FIRST], [Gap("silence", 0.5)])
+    result = tiny.transcribe(joined.samples, language="en", batch_size=4)
+    assert result.segments[0].repaired, "the window was not aligned and repaired"
+    assert len(encoded) == len(set(encoded)), f"windows encoded twice: {sorted(encoded)}"
+
+
 def test_nothing_skipped_means_the_same_output(shared_speech, tiny):
     clips = load_clips(shared_speech, SPONTANEOUS_THEN_READ)
     joined = join([clips[n] for n in SPONTANEOUS_THEN_READ], [Gap("noise", 1.5), Gap("music", 2.0)], data=shared_speech)

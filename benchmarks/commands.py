@@ -5,6 +5,7 @@
     python benchmarks/commands.py --audio lecture.mp3      # any file (no WER)
     python benchmarks/commands.py --engines mediakit mediakit-norepair mediakit-int8 faster-whisper-int8
     python benchmarks/commands.py --peer-python ~/fw/bin/python   # faster-whisper in a venv of its own
+    python benchmarks/commands.py --engines mediakit-batched-int8 faster-whisper-batched-int8 faster-whisper
 
 Each round runs every engine once, in turn (A B C A B C ...): this machine's speed drifts by up to
 30% within minutes, and interleaving lets the drift hit every engine alike. The wall time is the
@@ -47,14 +48,22 @@ VARIANTS = {
     "mediakit-batched-int8": ["--batch_size", "8", "--compute_type", "int8"],
 }
 
-#: What a faster-whisper user runs: argv = model folder, audio, compute type, threads, output file.
+#: faster-whisper's batched pipeline (not run unless named): compared with mediakit's batched mode.
+PEER_BATCHED = ("faster-whisper-batched", "faster-whisper-batched-int8")
+
+#: What a faster-whisper user runs: argv = model folder, audio, compute type, threads, output file,
+#: batch size (0: the sequential ``WhisperModel.transcribe``; else ``BatchedInferencePipeline`` with its
+#: own defaults otherwise: Silero VAD chunks, no timestamps).
 FASTER_WHISPER = f"""
 import sys
-from faster_whisper import WhisperModel
-model_dir, audio, compute_type, threads, out = sys.argv[1:4] + [int(sys.argv[4]), sys.argv[5]]
+from faster_whisper import BatchedInferencePipeline, WhisperModel
+model_dir, audio, compute_type, threads, out, batch = sys.argv[1:4] + [int(sys.argv[4]), sys.argv[5], int(sys.argv[6])]
 model = WhisperModel(model_dir, device="cpu", compute_type=compute_type, cpu_threads=threads)
-segments, _ = model.transcribe(audio, language="en", beam_size=5, best_of=5,
-                               temperature={list(TEMPERATURES)!r}, condition_on_previous_text=True)
+settings = dict(language="en", beam_size=5, best_of=5, temperature={list(TEMPERATURES)!r})
+if batch:
+    segments, _ = BatchedInferencePipeline(model).transcribe(audio, batch_size=batch, **settings)
+else:
+    segments, _ = model.transcribe(audio, condition_on_previous_text=True, **settings)
 open(out, "w", encoding="utf-8").write("".join(s.text for s in segments))
 """
 
@@ -71,7 +80,8 @@ def command(engine: str, audio: Path, threads: int, out_dir: Path,
         return cmd, out_dir / (audio.stem + ".txt")
     out = out_dir / (audio.stem + ".txt")
     ctype = "int8" if engine.endswith("int8") else "float32"
-    return [peer_python, "-c", FASTER_WHISPER, str(ct2_base_dir()), str(audio), ctype, str(threads), str(out)], out
+    batch = "8" if engine in PEER_BATCHED else "0"
+    return [peer_python, "-c", FASTER_WHISPER, str(ct2_base_dir()), str(audio), ctype, str(threads), str(out), batch], out
 
 
 def peer_installed(engine: str, peer_python: str) -> bool:
@@ -98,7 +108,7 @@ def run(cmd: list[str]) -> tuple[float, float, int]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--engines", nargs="+", default=list(ENGINES), choices=ENGINES + tuple(VARIANTS))
+    parser.add_argument("--engines", nargs="+", default=list(ENGINES), choices=ENGINES + tuple(VARIANTS) + PEER_BATCHED)
     parser.add_argument("--files", nargs="+", default=["english", "long"], choices=["english", "long"])
     parser.add_argument("--audio", type=Path, action="append", help="a file of your own instead (repeatable)")
     parser.add_argument("--rounds", type=int, default=3)
@@ -151,14 +161,20 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"| {name} | {engine} | {each} | {medians[name, engine]:.1f} | {peaks[engine]:.0f} | {score} |")
     print()
     for name in files:
-        peers = {e: s for (f, e), s in medians.items() if f == name and e.startswith("faster-whisper")}
-        if not peers:
-            continue
-        best = min(peers, key=peers.get)
-        for engine in ("mediakit", *VARIANTS, "mediakit-batched"):
-            if (name, engine) in medians:
-                ratio = peers[best] / medians[name, engine]
-                print(f"{name}: {engine} is {ratio:.2f}x the speed of {best} (median whole commands)")
+        # issue 20's yardstick: faster-whisper's faster sequential configuration; batched rows also
+        # against faster-whisper's faster batched one, when it ran
+        for kind in ("sequential", "batched"):
+            peers = {
+                e: s for (f, e), s in medians.items()
+                if f == name and e.startswith("faster-whisper") and (e in PEER_BATCHED) == (kind == "batched")
+            }  # fmt: skip
+            if not peers:
+                continue
+            best = min(peers, key=peers.get)
+            for engine in ("mediakit", *VARIANTS, "mediakit-batched"):
+                if (name, engine) in medians and (kind == "sequential" or "batched" in engine):
+                    ratio = peers[best] / medians[name, engine]
+                    print(f"{name}: {engine} is {ratio:.2f}x the speed of {best} (median whole commands)")
     return 0
 
 

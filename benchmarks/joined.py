@@ -3,6 +3,7 @@
     python benchmarks/joined.py                                  # base, orders 0 1 2, 0.5 s pauses
     python benchmarks/joined.py --orders 0 1 2 7 --gaps mixed --far-field
     python benchmarks/joined.py --modes default batched --model tiny.en
+    python benchmarks/joined.py --modes batched --compute-type int8   # an opt-in compute type
 
 Each order shuffles the 13 English clips (order 0 = manifest order) and joins them with gaps: ``silence``
 (0.5 s pauses, as the issue's recording) or ``mixed`` (2 s noise, 3 s music, 2 s of the set's noise clip,
@@ -11,7 +12,9 @@ Each order shuffles the 13 English clips (order 0 = manifest order) and joins th
 aligning the whole transcript with the clips' references in order; a clip is *lost* when more than half
 of its words are deleted. Clip-by-clip: each clip decoded alone with the same options. Modes: default
 (seek loop with the repair), norepair (openai-whisper's seek loop), batched (--batch_size 8 with its
-repair), batched-norepair. Also prints any text written inside a gap (non-speech). Not part of the tests.
+repair), batched-norepair. ``norepair`` with the default compute type gives openai-whisper's
+transcripts (tests/plugins/test_default_exact.py): its WER is openai-whisper's. Also prints any text
+written inside a gap (non-speech). Not part of the tests.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=SHARED)
     parser.add_argument("--model", default="base")
     parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument("--compute-type", default="auto", help="the model's compute type (int8, mixed: opt-in, not exact)")
     parser.add_argument("--orders", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--gaps", choices=sorted(GAPS), default="silence")
     parser.add_argument("--far-field", action="store_true")
@@ -62,9 +66,9 @@ def main(argv: list[str] | None = None) -> int:
     clips = load_clips(args.data, names)
     if args.far_field:
         clips = {n: far_field(c) if ("whisper" in n or "falsetto" in n) else c for n, c in clips.items()}
-    model = mediakit.load_model(args.model, threads=args.threads)
+    model = mediakit.load_model(args.model, threads=args.threads, compute_type=args.compute_type)
     print(describe())
-    print(f"model {args.model}, beam 5, language en, orders {args.orders}, gaps {args.gaps}, far-field {args.far_field}")
+    print(f"model {args.model} ({args.compute_type}), beam 5, language en, orders {args.orders}, gaps {args.gaps}, far-field {args.far_field}")
 
     for mode in args.modes:
         options = dict(language="en", **MODES[mode])

@@ -6,11 +6,9 @@ import logging
 from dataclasses import replace
 from typing import Sequence
 
-import torch
-
 from mediakit.config import DecodeOptions
 
-from .filters import LogitFilter
+from .job import Job
 from .quality import compression_ratio, find_loop
 from .window import WindowBatch, WindowResult, decode_windows
 
@@ -54,30 +52,18 @@ def ladder(options: DecodeOptions) -> tuple[float, ...]:
     return tuple(options.temperature) or (0.0,)
 
 
-def decode_with_fallback(
-    batch: WindowBatch,
-    tokenizer,
-    options: DecodeOptions,
-    filters: Sequence[LogitFilter],
-    prompt: Sequence[int],
-    without_timestamps: bool,
-    generator: torch.Generator | None = None,
-) -> list[WindowResult]:
-    """Each window's result at the first temperature of the ladder that passes, else at the last one."""
-    first = decode_windows(batch, tokenizer, options, filters, prompt, ladder(options)[0], without_timestamps, generator)
-    return fall_back(batch, range(batch.size), first, tokenizer, options, filters, prompt, without_timestamps, generator)
+def decode_with_fallback(batch: WindowBatch, job: Job, prompt: Sequence[int] = ()) -> list[WindowResult]:
+    """Each window's result at the first temperature of the ladder that passes, else at the last one:
+    ``job``'s tokenizer, options, filters and random generator, after ``prompt`` (the previous text)."""
+    first = decode_windows(
+        batch, job.tokenizer, job.options, job.filters, prompt, ladder(job.options)[0], job.options.without_timestamps,
+        job.generator,
+    )  # fmt: skip
+    return fall_back(batch, range(batch.size), first, job, prompt)
 
 
 def fall_back(
-    batch: WindowBatch,
-    windows: Sequence[int],
-    first: Sequence[WindowResult],
-    tokenizer,
-    options: DecodeOptions,
-    filters: Sequence[LogitFilter],
-    prompt: Sequence[int],
-    without_timestamps: bool,
-    generator: torch.Generator | None = None,
+    batch: WindowBatch, windows: Sequence[int], first: Sequence[WindowResult], job: Job, prompt: Sequence[int] = ()
 ) -> list[WindowResult]:
     """The rest of the ladder for the windows ``windows`` of ``batch``, whose results at the ladder's first
     temperature are ``first``: the windows that failed are decoded again, hotter, until they pass.
@@ -85,6 +71,7 @@ def fall_back(
     Only these windows take part (and only they draw from ``generator``), so the outcome is the same
     whether ``batch`` holds just them or the windows of other inputs too (see :mod:`.shared`).
     """
+    tokenizer, options = job.tokenizer, job.options
     temperatures = ladder(options)
     results: dict[int, WindowResult] = dict(zip(windows, first))
     pending = [w for w in windows if needs_fallback(results[w], options, options.repetition_guard, tokenizer.eot)]
@@ -97,7 +84,7 @@ def fall_back(
         if pending != current_index:
             current, current_index = batch.subset(pending), pending
         decoded = decode_windows(
-            current, tokenizer, options, filters, prompt, temperature, without_timestamps, generator
+            current, tokenizer, options, job.filters, prompt, temperature, options.without_timestamps, job.generator
         )
         still = []
         for i, result in zip(pending, decoded):

@@ -137,9 +137,7 @@ def transcribe_windows(
             prompt = all_tokens[prompt_reset_since:]
 
         batch = WindowBatch(job.runtime, audio_features)
-        result = decode_with_fallback(
-            batch, tokenizer, options, job.filters, prompt, options.without_timestamps, job.generator
-        )[0]
+        result = decode_with_fallback(batch, job, prompt)[0]
 
         if options.no_speech_threshold is not None:
             skip = result.no_speech_prob > options.no_speech_threshold

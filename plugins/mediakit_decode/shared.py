@@ -94,9 +94,7 @@ def decode_chunks(chunks: Sequence[Chunk]) -> list[Decoded]:
             chunk, features = chunks[0], encoded[0]
             job = chunk.job
             batch = WindowBatch(job.runtime, features, chunk.open_until)
-            results = decode_with_fallback(
-                batch, job.tokenizer, job.options, job.filters, [], job.options.without_timestamps, job.generator
-            )
+            results = decode_with_fallback(batch, job)
             return [(features, results)]
         lead = chunks[0].job
         limits = None  # the key holds without_timestamps: every chunk has limits, or none has
@@ -111,10 +109,7 @@ def decode_chunks(chunks: Sequence[Chunk]) -> list[Decoded]:
         start = 0
         for chunk, features in zip(chunks, encoded):
             job, rows = chunk.job, range(start, start + chunk.size)
-            results = fall_back(
-                batch, rows, first[rows.start : rows.stop], job.tokenizer, job.options, job.filters, [],
-                job.options.without_timestamps, job.generator,
-            )  # fmt: skip
+            results = fall_back(batch, rows, first[rows.start : rows.stop], job)
             out.append((features, results))
             start += chunk.size
         return out

@@ -29,23 +29,28 @@ def _silero():
     return loaded
 
 
+_IMPORT_LOCK = threading.Lock()
+
+
 def _import_silero():
     """The silero_vad package. Importing it calls ``torch.set_num_threads(1)`` (silero_vad/model.py),
-    which would leave every later encoder and decoder step of the importing thread on one thread: the
-    setting is put back. Every import of silero_vad in this module goes through here."""
+    which would leave every later encoder and decoder step on one thread: the setting is put back.
+    Every import of silero_vad in this module goes through here, one thread at a time (the setting is
+    process-wide: two first imports at once could each put back the other's 1)."""
     import torch
 
-    threads = torch.get_num_threads()
-    try:
-        import silero_vad
-        import silero_vad.utils_vad  # noqa: F401 (get_speech_timestamps_from_probs, silero-vad 6 and later)
-    except ImportError as err:
-        if "silero_vad" in sys.modules:  # the package is there, without utils_vad: an older silero-vad
-            return sys.modules["silero_vad"]
-        raise StageError("vad needs the silero-vad package: pip install silero-vad") from err
-    finally:
-        torch.set_num_threads(threads)
-    return silero_vad
+    with _IMPORT_LOCK:
+        threads = torch.get_num_threads()
+        try:
+            import silero_vad
+            import silero_vad.utils_vad  # noqa: F401 (get_speech_timestamps_from_probs: silero-vad 6 and later)
+        except ImportError as err:
+            if "silero_vad" in sys.modules:  # the package is there, without utils_vad: an older silero-vad
+                return sys.modules["silero_vad"]
+            raise StageError("vad needs the silero-vad package: pip install silero-vad") from err
+        finally:
+            torch.set_num_threads(threads)
+        return silero_vad
 
 
 def _load_silero():

@@ -99,17 +99,15 @@ def mediakit_arguments(args: argparse.Namespace) -> List[str]:
         out += ["--language", language]
     out += ["--beam_size", str(a["beam_size"] or 1), "--best_of", str(a["best_of"] or 1)]  # None: one candidate
     out += ["--threads", str(a["threads"] or 0)]  # None: torch's default
-    for name in ("patience", "length_penalty", "initial_prompt", "hallucination_silence_threshold", "zh_script"):
-        if a[name] is not None:
+    for name in ("patience", "length_penalty", "initial_prompt", "hallucination_silence_threshold", "zh_script",
+                 "max_line_width", "max_line_count", "max_words_per_line"):  # fmt: skip
+        if a[name] is not None:  # None: mediakit's own default
             out += _flag(name, a[name])
     for name in ("task", "temperature", "suppress_tokens", "carry_initial_prompt", "condition_on_previous_text",
                  "fp16", "temperature_increment_on_fallback", "compression_ratio_threshold", "logprob_threshold",
                  "no_speech_threshold", "word_timestamps", "prepend_punctuations", "append_punctuations",
                  "highlight_words", "clip_timestamps", "compute_type", "decoder", "batch_size"):  # fmt: skip
         out += _flag(name, a[name])
-    for name in ("max_line_width", "max_line_count", "max_words_per_line"):
-        if a[name] is not None:
-            out += _flag(name, a[name])
     if a["vad"] is not None:
         out.append("--vad" if a["vad"] else "--no-vad")
     out.append("--repair" if a["repair"] else "--no-repair")

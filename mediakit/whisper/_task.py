@@ -163,6 +163,8 @@ class BeamSearchDecoder(TokenDecoder):
         self.finished_sequences = None
 
     def update(self, tokens: Tensor, logits: Tensor, sum_logprobs: Tensor) -> Tuple[Tensor, bool]:
+        from mediakit_decode.search import next_beams
+
         if tokens.shape[0] % self.beam_size != 0:
             raise ValueError(f"{tokens.shape}[0] % {self.beam_size} != 0")
         n_audio = tokens.shape[0] // self.beam_size
@@ -176,29 +178,13 @@ class BeamSearchDecoder(TokenDecoder):
         live: List[List[int]] = []
         sources: List[int] = []
         for audio, finished in enumerate(self.finished_sequences):
-            scores: Dict[Tuple[int, ...], float] = {}
-            origin: Dict[Tuple[int, ...], int] = {}
-            for row in range(audio * self.beam_size, (audio + 1) * self.beam_size):
-                for score, token in zip(scores_all[row], tokens_all[row]):
-                    sequence = (*prefixes[row], token)
-                    scores[sequence] = score
-                    origin[sequence] = row
-            ending: Dict[Tuple[int, ...], float] = {}
-            kept = 0
-            for sequence in sorted(scores, key=scores.get, reverse=True):
-                if sequence[-1] == self.eot:
-                    ending[sequence] = scores[sequence]
-                    continue
-                sum_logprobs[len(live)] = scores[sequence]
+            rows = range(audio * self.beam_size, (audio + 1) * self.beam_size)
+            for sequence, score, row in next_beams(
+                prefixes, scores_all, tokens_all, rows, self.beam_size, self.eot, finished, self.max_candidates
+            ):
+                sum_logprobs[len(live)] = score
                 live.append(list(sequence))
-                sources.append(origin[sequence])
-                kept += 1
-                if kept == self.beam_size:
-                    break
-            for sequence in sorted(ending, key=ending.get, reverse=True):
-                if len(finished) >= self.max_candidates:
-                    break
-                finished[sequence] = ending[sequence]
+                sources.append(row)
 
         self.inference.rearrange_kv_cache(sources)
         completed = all(len(finished) >= self.max_candidates for finished in self.finished_sequences)

@@ -26,7 +26,7 @@ from mediakit.errors import StageError
 
 from .segments import Draft
 from .timing import word_spans
-from .vad import VAD_FRAME, _probabilities_of
+from .vad import VAD_FRAME, iter_speech_probabilities
 
 log = logging.getLogger(__name__)
 
@@ -154,7 +154,7 @@ class SpeechProbe:
     def _run(self, source) -> None:
         try:
             _lower_priority()
-            for index, p in enumerate(_probabilities_of(source)):
+            for index, p in enumerate(iter_speech_probabilities(source)):
                 if self._cancelled:
                     return
                 self._probs[index] = p

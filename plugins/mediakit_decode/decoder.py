@@ -13,14 +13,14 @@ from mediakit.records import Features, ProgressCallback, Segment, Transcript, Wo
 from mediakit.stages import Batcher, SegmentCallback
 
 from .batched import transcribe_batched
-from .coverage import SpeechMap, SpeechProbe, WordSpans
+from .coverage import SpeechProbe, WordSpans
 from .job import Job
 from .longform import clip_frames, transcribe_windows
 from .repair import keep_unaccounted, repair, repair_batched
 from .script import CHINESE, converter
 from .segments import Draft
 from .source import LIVE_END, as_source, duration
-from .vad import VAD_FRAME, merge_regions, speech_probabilities_of, speech_regions_of, widen
+from .vad import merge_regions, speech_probabilities_of, speech_regions_of, widen
 from .window import detect_language
 
 log = logging.getLogger(__name__)
@@ -147,8 +147,7 @@ class WhisperDecoder:
         aligns = hasattr(model, "logits_full") and hasattr(model, "alignment_attention")
         if options.batch_size > 0:
             repairs = options.repair and regions is not None and vad and not features.live
-            rate = features.spec.sample_rate
-            speech = SpeechMap(probs, VAD_FRAME / rate, features.n_samples / rate) if repairs and probs is not None and aligns else None
+            speech = SpeechProbe(features, probs).map() if repairs and probs is not None and aligns else None
             keep = keep_unaccounted(job) if speech is not None else None
             drafts = transcribe_batched(job, features, clips, progress, self.batcher, keep)
             if repairs:

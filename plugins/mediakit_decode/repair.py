@@ -295,15 +295,14 @@ def keep_unaccounted(job) -> Callable[[int, int, torch.Tensor, list[Draft]], Non
     their spans (the windows :func:`repair_written_over` aligns) goes into ``job.primed`` (a copy, up
     to ``KEPT_FEATURES_BYTES`` in all), so the repair aligns it without encoding the window again."""
     eot = job.tokenizer.eot
-    kept: list[tuple[int, int]] = []
+    free = KEPT_FEATURES_BYTES
 
     def keep(start: int, size: int, audio_features: torch.Tensor, drafts: list[Draft]) -> None:
-        if accounts(drafts, [[t for t in d.tokens if t < eot] for d in drafts]):
-            return
+        nonlocal free
         nbytes = audio_features.numel() * audio_features.element_size()
-        if (len(kept) + 1) * nbytes > KEPT_FEATURES_BYTES:
+        if nbytes > free or accounts(drafts, [[t for t in d.tokens if t < eot] for d in drafts]):
             return
-        kept.append((start, size))
+        free -= nbytes
         job.primed[(start, size)] = audio_features.detach().clone()
 
     return keep
@@ -318,7 +317,7 @@ def _mark_repaired(kept: list[Draft]) -> list[Draft]:
 
 
 def repair_batched(
-    job, features, drafts: list[Draft], ranges, windows: Sequence[tuple[int, int]] = (), speech: SpeechMap | None = None
+    job, features, drafts: list[Draft], ranges, windows: Sequence[tuple[int, int]], speech: SpeechMap | None
 ) -> tuple[list[Draft], RepairReport]:
     """Batched mode: segments written over speech they skipped (``repair_written_over``, given the
     decoded ``windows`` and the speech map); then audio without a segment (left out by VAD, or within a

@@ -188,30 +188,13 @@ class BeamSearch(_WindowRows):
         sums: list[float] = []
         source: list[int] = []
         for w, finished in enumerate(self.finished):
-            scores: dict[tuple[int, ...], float] = {}
-            origin: dict[tuple[int, ...], int] = {}
-            for row in range(w * self.beam_size, (w + 1) * self.beam_size):
-                prefix = self.histories[row]
-                for score, token in zip(scores_all[row], tokens_all[row]):
-                    sequence = prefix + (token,)
-                    scores[sequence] = score
-                    origin[sequence] = row
-            newly_finished: dict[tuple[int, ...], float] = {}
-            kept = 0
-            for sequence in sorted(scores, key=scores.get, reverse=True):
-                if sequence[-1] == self.eot:
-                    newly_finished[sequence] = scores[sequence]
-                else:
-                    histories.append(sequence)
-                    sums.append(scores[sequence])
-                    source.append(origin[sequence])
-                    kept += 1
-                    if kept == self.beam_size:
-                        break
-            for sequence in sorted(newly_finished, key=newly_finished.get, reverse=True):
-                if len(finished) >= self.max_candidates:
-                    break
-                finished[sequence] = newly_finished[sequence]
+            rows = range(w * self.beam_size, (w + 1) * self.beam_size)
+            for sequence, score, row in next_beams(
+                self.histories, scores_all, tokens_all, rows, self.beam_size, self.eot, finished, self.max_candidates
+            ):
+                histories.append(sequence)
+                sums.append(score)
+                source.append(row)
         self.histories = histories
         self.sum_logprobs = sums
         done = tuple(p for p, f in enumerate(self.finished) if len(f) >= self.max_candidates)
@@ -231,6 +214,42 @@ class BeamSearch(_WindowRows):
                 if len(finished) >= self.beam_size:
                     break
         return [(seq[:-1], score) for seq, score in finished.items()]
+
+
+def next_beams(
+    prefixes: Sequence[Sequence[int]],
+    scores: Sequence[Sequence[float]],
+    tokens: Sequence[Sequence[int]],
+    rows: range,
+    beam_size: int,
+    eot: int,
+    finished: dict[tuple[int, ...], float],
+    max_candidates: int,
+) -> list[tuple[tuple[int, ...], float, int]]:
+    """One window's beam search step, as openai-whisper takes it: each of its beams ``rows`` proposes
+    ``tokens[row]`` after ``prefixes[row]``, scored ``scores[row]`` (the beam's sum plus each token's log
+    probability). Returns the best ``beam_size`` proposals that do not end with ``eot``, as (sequence,
+    score, row), best first; the best ending ones join ``finished`` (in place) while it holds fewer than
+    ``max_candidates``. A sequence proposed by two beams counts once (the later beam's)."""
+    proposed: dict[tuple[int, ...], tuple[float, int]] = {}
+    for row in rows:
+        for score, token in zip(scores[row], tokens[row]):
+            proposed[(*prefixes[row], token)] = (score, row)
+    live: list[tuple[tuple[int, ...], float, int]] = []
+    ending: dict[tuple[int, ...], float] = {}
+    for sequence in sorted(proposed, key=lambda s: proposed[s][0], reverse=True):
+        score, row = proposed[sequence]
+        if sequence[-1] == eot:
+            ending[sequence] = score
+            continue
+        live.append((sequence, score, row))
+        if len(live) == beam_size:
+            break
+    for sequence in sorted(ending, key=ending.get, reverse=True):
+        if len(finished) >= max_candidates:
+            break
+        finished[sequence] = ending[sequence]
+    return live
 
 
 def rank(candidates: list[tuple[tuple[int, ...], float]], length_penalty: float | None) -> int:

@@ -84,14 +84,18 @@ def _backtrace(trace: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return result[0], result[1]
 
 
-def _alignment_path(
-    runtime, tokenizer, text_tokens: list[int], audio_features: torch.Tensor, num_frames: int, cross=None
-) -> tuple[np.ndarray, np.ndarray]:
-    """The DTW path (token indices, frame indices) of ``text_tokens`` + eot through one window's frames
-    (``cross``: the window's decoder state, see the runtime's ``alignment_attention``)."""
+def _alignment_input(tokenizer, text_tokens: list[int], audio_features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The tokens the alignment reads (1, T): start of transcript, no timestamps, the text, end of text;
+    and the window's encoder output as a batch of one (1, ctx, d)."""
     tokens = [*tokenizer.sot_sequence, tokenizer.no_timestamps, *text_tokens, tokenizer.eot]
-    x = torch.tensor([tokens], dtype=torch.long, device=audio_features.device)  # (1, T)
-    features = audio_features[None] if audio_features.dim() == 2 else audio_features  # (1, ctx, d)
+    x = torch.tensor([tokens], dtype=torch.long, device=audio_features.device)
+    return x, audio_features[None] if audio_features.dim() == 2 else audio_features
+
+
+def _alignment_path(runtime, tokenizer, x: torch.Tensor, features: torch.Tensor, num_frames: int, cross=None):
+    """The DTW path (token indices, frame indices) of the text + eot of ``x`` (:func:`_alignment_input`)
+    through one window's frames (``cross``: the window's decoder state, see the runtime's
+    ``alignment_attention``)."""
     with torch.no_grad():
         # (H, T, frames): softmax over the window's real frames only
         if cross is None:
@@ -124,14 +128,12 @@ def find_alignment(
     """Word timings (seconds from the window start) of ``text_tokens`` in one window."""
     if not text_tokens:
         return []
-    tokens = [*tokenizer.sot_sequence, tokenizer.no_timestamps, *text_tokens, tokenizer.eot]
-    x = torch.tensor([tokens], dtype=torch.long, device=audio_features.device)  # (1, T)
-    features = audio_features[None] if audio_features.dim() == 2 else audio_features  # (1, ctx, d)
+    x, features = _alignment_input(tokenizer, text_tokens, audio_features)
     with torch.no_grad():
         logits = runtime.logits_full(x, features)[0].float()  # (T, n_vocab)
     sampled = logits[len(tokenizer.sot_sequence) :, : tokenizer.eot].softmax(dim=-1)
     token_probs = sampled[torch.arange(len(text_tokens)), torch.tensor(text_tokens)].tolist()
-    bounds = _word_bounds(tokenizer, text_tokens, _alignment_path(runtime, tokenizer, text_tokens, audio_features, num_frames))
+    bounds = _word_bounds(tokenizer, text_tokens, _alignment_path(runtime, tokenizer, x, features, num_frames))
     if bounds is None:
         return []
     words, word_tokens, boundaries, starts, ends = bounds
@@ -150,7 +152,8 @@ def word_spans(
     alignment heads' layers) instead of two, and no output projection over the vocabulary."""
     if not text_tokens:
         return []
-    path = _alignment_path(runtime, tokenizer, text_tokens, audio_features, num_frames, cross)
+    x, features = _alignment_input(tokenizer, text_tokens, audio_features)
+    path = _alignment_path(runtime, tokenizer, x, features, num_frames, cross)
     bounds = _word_bounds(tokenizer, text_tokens, path)
     if bounds is None:
         return []

@@ -163,7 +163,7 @@ def speech_regions_of(
     if get_speech_timestamps_from_probs is None:  # silero-vad before 6: only the whole samples
         log.debug("vad: this silero-vad has no get_speech_timestamps_from_probs; reading the whole input")
         return speech_regions(source.samples(0, total), VAD_SAMPLE_RATE, options, max_speech_s)
-    probs = array.array("d", _probabilities_of(source) if probabilities is None else probabilities.tolist())
+    probs = array.array("d", iter_speech_probabilities(source) if probabilities is None else probabilities.tolist())
     spans = get_speech_timestamps_from_probs(
         probs,
         sampling_rate=VAD_SAMPLE_RATE,
@@ -183,28 +183,7 @@ def speech_regions_of(
 VAD_FRAME = 512
 
 
-def speech_probabilities(samples: np.ndarray, sample_rate: int) -> np.ndarray:
-    """Silero's speech probability of every 32 ms of mono ``samples``: (ceil(n / 512),) float32."""
-    if sample_rate != VAD_SAMPLE_RATE:
-        raise StageError(f"vad needs {VAD_SAMPLE_RATE} Hz audio, got {sample_rate} Hz")
-    if len(samples) == 0:
-        return np.zeros(0, dtype=np.float32)
-    import torch
-
-    model, _ = _silero()
-    audio = torch.from_numpy(np.ascontiguousarray(samples, dtype=np.float32))
-    model.reset_states()
-    probs = []
-    for start in range(0, len(audio), VAD_FRAME):
-        chunk = audio[start : start + VAD_FRAME]
-        if len(chunk) < VAD_FRAME:
-            chunk = torch.nn.functional.pad(chunk, (0, VAD_FRAME - len(chunk)))
-        probs.append(model(chunk, sample_rate).item())
-    model.reset_states()
-    return np.asarray(probs, dtype=np.float32)
-
-
-def _probabilities_of(source):
+def iter_speech_probabilities(source):
     """Silero's probability of each 512-sample window of a feature source's samples, as Python floats, read
     a piece at a time: the same windows in the same order as over the whole samples."""
     import torch
@@ -257,6 +236,5 @@ def _onnx_probabilities(session, source, total: int):
 
 
 def speech_probabilities_of(source) -> np.ndarray:
-    """:func:`speech_probabilities` of a feature source's samples (:mod:`.source`), read a piece at a time:
-    the same probabilities, with one piece in memory."""
-    return np.asarray(list(_probabilities_of(source)), dtype=np.float32)
+    """:func:`iter_speech_probabilities` as one array, (ceil(n / 512),) float32: one per 32 ms."""
+    return np.asarray(list(iter_speech_probabilities(source)), dtype=np.float32)

@@ -35,7 +35,7 @@ def test_coverage_probabilities_are_silero_wrappers_own(jfk_path):
     from mediakit.plugins import load_plugins
     from mediakit.records import FeatureSpec
     from mediakit_decode.coverage import SpeechProbe
-    from mediakit_decode.vad import speech_probabilities, speech_probabilities_of
+    from mediakit_decode.vad import speech_probabilities_of
 
     audio = demuxer_for(load_plugins().pm, str(jfk_path), DemuxOptions()).demux(str(jfk_path), FeatureSpec())
     joined = np.concatenate([audio.samples] * 3 + [audio.samples[:1000]])  # over one read, not whole windows
@@ -48,7 +48,7 @@ def test_coverage_probabilities_are_silero_wrappers_own(jfk_path):
         def samples(self, start, stop):
             return joined[start:stop]
 
-    wrapper = speech_probabilities(joined, 16000)
+    wrapper = _wrapper_probabilities(joined)
     assert np.array_equal(speech_probabilities_of(Source()), wrapper)
     assert np.array_equal(SpeechProbe(Source()).map().probs, wrapper)
 
@@ -77,3 +77,23 @@ def test_vad_regions_keep_the_callers_torch_threads():
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "2"
+
+
+def _wrapper_probabilities(samples: np.ndarray) -> np.ndarray:
+    """Silero's probability of every 512 samples (16 kHz) through silero-vad's own model wrapper, zero-padded
+    at the end: the reference the library's direct session calls must equal."""
+    import torch
+
+    from mediakit_decode.vad import VAD_FRAME, _silero
+
+    model, _ = _silero()
+    audio = torch.from_numpy(np.ascontiguousarray(samples, dtype=np.float32))
+    model.reset_states()
+    probs = []
+    for start in range(0, len(audio), VAD_FRAME):
+        chunk = audio[start : start + VAD_FRAME]
+        if len(chunk) < VAD_FRAME:
+            chunk = torch.nn.functional.pad(chunk, (0, VAD_FRAME - len(chunk)))
+        probs.append(model(chunk, 16000).item())
+    model.reset_states()
+    return np.asarray(probs, dtype=np.float32)

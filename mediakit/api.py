@@ -20,10 +20,10 @@ import numpy as np
 import pluggy
 
 from .config import DecodeOptions, DemuxOptions, ModelOptions, RunConfig, temperature_ladder
-from .errors import ConfigError
+from .errors import ConfigError, StageError
 from .pipeline import Stages, decode_stream, demux, load_model as _load_model, make_featurizer, decoder_registry, transcribe_stream
 from .plugins import disabled_from_env, load_plugins
-from .records import Audio, ModelInfo, ProgressCallback, Segment, Transcript
+from .records import Audio, DecodeStart, ModelInfo, ProgressCallback, Segment, Transcript
 from .stages import Model
 
 _DECODE_FIELDS = {f.name for f in dataclasses.fields(DecodeOptions)}
@@ -74,17 +74,47 @@ class LoadedModel:
 
         ``live``: the input may never end (``-`` or a URL ffmpeg opens); stop it with
         :meth:`SegmentStream.stop` (what was heard is still decoded) or by closing the iterator.
-        The transcript (``text``, ``language``) is :attr:`SegmentStream.transcript` once iteration ends.
+        The language (detected or given) is :meth:`SegmentStream.start`'s, as soon as the decoder knows
+        it; the transcript (``text``, ``language``) is :attr:`SegmentStream.transcript` once iteration ends.
         Options as for :meth:`transcribe`.
         """
         stages = self._stages(decoder, options)
         if isinstance(audio, (str, os.PathLike)):
             source = os.fspath(audio)
-            run = lambda emit, opened: transcribe_stream(stages, source, emit=emit, live=live, opened=opened)  # noqa: E731
+
+            def run(emit, opened, started):
+                return transcribe_stream(stages, source, emit=emit, live=live, opened=opened, started=started)
         else:
             whole = _as_audio(stages, audio)
-            run = lambda emit, opened: decode_stream(stages, whole, emit=emit)  # noqa: E731
+
+            def run(emit, opened, started):
+                return decode_stream(stages, whole, emit=emit, started=started)
         return SegmentStream(run)
+
+    def detect_language(
+        self, audio: str | os.PathLike[str] | np.ndarray | Audio, *, decoder: str = "whisper", **options: Any
+    ) -> DecodeStart:
+        """The language of an input and its probabilities, as :meth:`transcribe` would detect them (the
+        first ``language_detection_segments`` windows, of speech only with ``vad=True``), without decoding it.
+
+        ``language_probs`` is None when the model is English-only or ``language`` is given."""
+        stages = self._stages(decoder, options)
+        found: list[DecodeStart] = []
+
+        def started(start: DecodeStart) -> None:
+            found.append(start)
+            raise _Detected
+
+        try:
+            if isinstance(audio, (str, os.PathLike)):
+                transcribe_stream(stages, os.fspath(audio), started=started)
+            else:
+                decode_stream(stages, _as_audio(stages, audio), started=started)
+        except _Detected:
+            pass
+        if not found:
+            raise StageError(f"decoder {decoder!r} ended without saying which language it decoded")
+        return found[0]
 
     def _stages(self, decoder: str, options: dict[str, Any]) -> Stages:
         decode, demux_options = _split_options(options)
@@ -102,6 +132,10 @@ class _Closed(Exception):
     pass
 
 
+class _Detected(Exception):
+    """Ends a decoding once its language is known (:meth:`LoadedModel.detect_language`)."""
+
+
 class SegmentStream:
     """An iterator of :class:`~mediakit.records.Segment` as a decoding thread finalizes them."""
 
@@ -112,17 +146,27 @@ class SegmentStream:
         self._queue: queue.Queue = queue.Queue()
         self._features = None
         self._closed = threading.Event()
+        self._start: DecodeStart | None = None
+        self._error: BaseException | None = None
+        self._start_known = threading.Event()  # set with the start, or when decoding ends without one
         self._thread = threading.Thread(target=self._work, args=(run,), name="mediakit-stream", daemon=True)
         self._thread.start()
 
     def _work(self, run) -> None:
         try:
-            self.transcript = run(self._put, self._opened)
+            self.transcript = run(self._put, self._opened, self._started)
             self._queue.put(self._END)
         except _Closed:
             self._queue.put(self._END)
         except BaseException as err:  # handed to the iterating thread
+            self._error = err
             self._queue.put(err)
+        finally:
+            self._start_known.set()
+
+    def _started(self, start: DecodeStart) -> None:
+        self._start = start
+        self._start_known.set()
 
     def _put(self, segment: Segment) -> None:
         if self._closed.is_set():
@@ -146,6 +190,18 @@ class SegmentStream:
             self._queue.put(self._END)
             raise item
         return item
+
+    def start(self, timeout: float | None = None) -> DecodeStart:
+        """The language and the audio the decoder is decoding, once it knows them (after language
+        detection, before the first segment). Raises the decoding's error if it failed before that, and
+        TimeoutError after ``timeout`` seconds."""
+        if not self._start_known.wait(timeout):
+            raise TimeoutError(f"the decoder did not start within {timeout} s")
+        if self._start is not None:
+            return self._start
+        if self._error is not None:
+            raise self._error
+        raise RuntimeError("the stream was closed before the decoder started")
 
     def stop(self) -> None:
         """End a live input here: what was read is still decoded and its segments still come."""

@@ -190,7 +190,10 @@ def mediakit_register_decoders(register: Callable[..., None]) -> None:
         ``decode(model, features, progress) -> Transcript`` (see :class:`mediakit.stages.Decoder`),
         and optionally ``decode_stream(model, features, progress, emit) -> Transcript`` that also
         takes a :class:`~mediakit.stages.FeatureSource` and calls ``emit(segment)`` with each segment
-        once it is final (see :class:`mediakit.stages.StreamingDecoder`).
+        once it is final, and, if it accepts the ``started`` keyword, ``started(DecodeStart)`` once
+        before the first with the language and the audio it decodes (see
+        :class:`mediakit.stages.StreamingDecoder`; for a decoder without it the host reports the start
+        from the transcript, after holding the segments back).
     :return: nothing; results are ignored.
 
     Not firstresult: every plugin registers; the first registration of a name wins (built-ins come last).

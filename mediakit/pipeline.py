@@ -6,6 +6,7 @@ spec fixes what the featurizer and the demuxer must produce. After that data onl
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 from dataclasses import dataclass
@@ -16,9 +17,9 @@ import pluggy
 
 from .config import DemuxOptions, ModelOptions, RunConfig, WriterOptions
 from .errors import ConfigError, StageError, StageNotFoundError
-from .records import Audio, FeatureSpec, ProgressCallback, Transcript
+from .records import Audio, DecodeStart, FeatureSpec, ProgressCallback, Segment, Transcript
 from .registry import Registry, collect
-from .stages import Decoder, Demuxer, Featurizer, FeatureSource, Model, SegmentCallback, Writer
+from .stages import Decoder, Demuxer, Featurizer, FeatureSource, Model, SegmentCallback, StartCallback, Writer
 
 log = logging.getLogger(__name__)
 
@@ -180,26 +181,49 @@ def decode_stream(
     features: FeatureSource | Audio,
     progress: ProgressCallback | None = None,
     emit: SegmentCallback | None = None,
+    started: StartCallback | None = None,
 ) -> Transcript:
-    """Decode a feature source (or whole audio), calling ``emit`` with each segment once it is final.
+    """Decode a feature source (or whole audio), calling ``emit`` with each segment once it is final and
+    ``started`` once before the first (at the end, from the transcript, for a decoder that cannot say sooner).
 
     A decoder without ``decode_stream`` gets whole features and its segments are emitted at the end.
     """
     if isinstance(features, Audio):
         whole = stages.featurizer.featurize(features)
     elif hasattr(stages.decoder, "decode_stream"):
-        return stages.decoder.decode_stream(stages.model, features, progress, emit)
+        return _decode_streaming(stages, features, progress, emit, started)
     else:
         samples = features.samples(0, features.n_samples) if hasattr(features, "n_samples") else None
         if samples is None:
             raise StageError(f"{features.source}: decoder cannot read a feature stream")
         whole = stages.featurizer.featurize(Audio(np.array(samples), stages.model.feature_spec.sample_rate, features.source))
     if hasattr(stages.decoder, "decode_stream"):
-        return stages.decoder.decode_stream(stages.model, whole, progress, emit)
+        return _decode_streaming(stages, whole, progress, emit, started)
     transcript = stages.decoder.decode(stages.model, whole, progress)
+    if started is not None:
+        started(_start_of(transcript))
     for segment in transcript.segments if emit is not None else ():
         emit(segment)
     return transcript
+
+
+def _decode_streaming(stages: Stages, features, progress, emit, started) -> Transcript:
+    decode = stages.decoder.decode_stream
+    if started is None:
+        return decode(stages.model, features, progress, emit)
+    if "started" in inspect.signature(decode).parameters:
+        return decode(stages.model, features, progress, emit, started=started)
+    # a decoder written before the keyword: its segments are held until the start is known
+    held: list[Segment] = []
+    transcript = decode(stages.model, features, progress, held.append if emit is not None else None)
+    started(_start_of(transcript))
+    for segment in held:
+        emit(segment)
+    return transcript
+
+
+def _start_of(transcript: Transcript) -> DecodeStart:
+    return DecodeStart(transcript.language, transcript.language_probs, transcript.duration, transcript.duration)
 
 
 def transcribe_stream(
@@ -209,6 +233,7 @@ def transcribe_stream(
     emit: SegmentCallback | None = None,
     live: bool = False,
     opened: Callable[[FeatureSource], None] | None = None,
+    started: StartCallback | None = None,
 ) -> Transcript:
     """Transcribe ``source`` as a stream: peak memory does not grow with its duration when the demuxer,
     featurizer and decoder all stream (the built-ins do). ``opened`` gets the feature source as soon as it
@@ -216,11 +241,11 @@ def transcribe_stream(
     if not streams(stages):
         if live:
             raise ConfigError("a live input needs a featurizer with featurize_stream() and a decoder with decode_stream()")
-        return decode_stream(stages, demux(stages, source), progress, emit)
+        return decode_stream(stages, demux(stages, source), progress, emit, started)
     features = stream_features(stages, source, live)
     try:
         if opened is not None:
             opened(features)
-        return decode_stream(stages, features, progress, emit)
+        return decode_stream(stages, features, progress, emit, started)
     finally:
         features.close()

@@ -131,6 +131,17 @@ class Segment:
 
 
 @dataclass(frozen=True)
+class DecodeStart:
+    """What a decoder knows once it has looked at an input and before its first segment: the language
+    (detected or given) and how much audio it will decode."""
+
+    language: str
+    language_probs: Mapping[str, float] | None = field(default=None, compare=False)  # when detected
+    duration: float = 0.0  # seconds of audio in the input
+    speech: float = 0.0  # seconds it decodes: the duration less what clip_timestamps and VAD leave out
+
+
+@dataclass(frozen=True)
 class Transcript:
     """The result of decoding one input.
 

@@ -10,7 +10,7 @@ from typing import Any, Callable, Hashable, Iterable, Iterator, Protocol, Sequen
 import numpy as np
 
 from .config import DecodeOptions, DemuxOptions, ModelOptions, WriterOptions
-from .records import Audio, FeatureSpec, Features, MediaInfo, ModelInfo, ProgressCallback, Segment, Transcript
+from .records import Audio, DecodeStart, FeatureSpec, Features, MediaInfo, ModelInfo, ProgressCallback, Segment, Transcript
 
 
 @runtime_checkable
@@ -160,6 +160,8 @@ class StreamingFeaturizer(Featurizer, Protocol):
 
 #: Called by a streaming decoder with each segment as soon as it is final (ids in order from 0).
 SegmentCallback = Callable[[Segment], None]
+#: Called by a streaming decoder once, before the first segment, with the language and the audio it decodes.
+StartCallback = Callable[[DecodeStart], None]
 
 
 @runtime_checkable
@@ -170,8 +172,10 @@ class StreamingDecoder(Decoder, Protocol):
         features: "Features | FeatureSource",
         progress: ProgressCallback | None = None,
         emit: SegmentCallback | None = None,
+        started: StartCallback | None = None,
     ) -> Transcript:
-        """Decode one input read from ``features``; call ``emit`` with each segment once it is final."""
+        """Decode one input read from ``features``; call ``emit`` with each segment once it is final and,
+        where the decoder supports it (the keyword is optional), ``started`` once before the first."""
 
 
 @runtime_checkable

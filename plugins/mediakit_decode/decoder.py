@@ -9,8 +9,8 @@ import torch
 
 from mediakit.config import BATCHED_VAD, DecodeOptions, VadOptions
 from mediakit.errors import ConfigError, StageError
-from mediakit.records import Features, ProgressCallback, Segment, Transcript, Word
-from mediakit.stages import Batcher, SegmentCallback
+from mediakit.records import DecodeStart, Features, ProgressCallback, Segment, Transcript, Word
+from mediakit.stages import Batcher, SegmentCallback, StartCallback
 
 from .batched import transcribe_batched
 from .coverage import SpeechProbe, WordSpans
@@ -79,20 +79,33 @@ class WhisperDecoder:
         return self.decode_stream(model, features, progress)
 
     def decode_stream(
-        self, model, features, progress: ProgressCallback | None = None, emit: SegmentCallback | None = None
+        self,
+        model,
+        features,
+        progress: ProgressCallback | None = None,
+        emit: SegmentCallback | None = None,
+        started: StartCallback | None = None,
     ) -> Transcript:
         """Decode whole :class:`Features` or a :class:`~mediakit.stages.FeatureSource` (read window by
         window); ``emit`` gets each segment once it is final: after its window in the seek loop, at the
-        end in batched mode."""
+        end in batched mode (and with the coverage pass). ``started`` gets the language and the audio to
+        decode before any segment (a live input's duration so far)."""
         if not hasattr(model, "get_tokenizer") or not hasattr(model, "new_state"):
             raise StageError(f"decoder 'whisper' needs a Whisper model; {getattr(model, 'name', model)!r} is not one")
         features = as_source(features)
         if features.live and (self.options.batch_size > 0 or self.options.vad):
             raise ConfigError("a live input is decoded window by window: --vad and --batch_size need the whole input first")
         with torch.inference_mode():
-            return self._decode(model, features, progress, emit)
+            return self._decode(model, features, progress, emit, started)
 
-    def _decode(self, model, features, progress: ProgressCallback | None, emit: SegmentCallback | None = None) -> Transcript:
+    def _decode(
+        self,
+        model,
+        features,
+        progress: ProgressCallback | None,
+        emit: SegmentCallback | None = None,
+        started: StartCallback | None = None,
+    ) -> Transcript:
         options = self.options
         fps = features.spec.frames_per_second
         if features.live:
@@ -122,13 +135,19 @@ class WhisperDecoder:
             clips = intersect(speech, clips)
         if content == 0 or not clips:
             log.info("%s: no speech found", source)
-            return self._empty(model, features)
+            empty = self._empty(model, features)
+            if started is not None:
+                started(DecodeStart(empty.language, None, empty.duration, 0.0))
+            return empty
 
         language, language_probs, primed = self._language(model, features, clips)
         task = options.task
         if not model.is_multilingual and (language != "en" or task != "transcribe"):
             log.warning("%s is English-only; transcribing in English instead of %s/%s", model.name, language, task)
             language, task = "en", "transcribe"
+        if started is not None:
+            speech = sum(end - start for start, end in clips) / fps if features.ended else duration(features)
+            started(DecodeStart(language, language_probs, duration(features), speech))
         tokenizer = model.get_tokenizer(task=task, language=language)
         job = Job.create(model, tokenizer, options, primed)
 

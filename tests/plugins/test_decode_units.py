@@ -260,6 +260,16 @@ def test_median_filter_removes_spikes_and_keeps_steps():
     assert y[0, 3] == 0.0 and y[0, 7] == 1.0 and y.shape == x.shape
 
 
+def test_median_filter_in_blocks_gives_every_rows_own_sliding_median(monkeypatch):
+    from mediakit_decode import timing
+
+    monkeypatch.setattr(timing, "MEDIAN_BLOCK", 7 * 50 * 3)  # 3 rows a block: 17 rows make 6 blocks, the last short
+    x = torch.randn(17, 50)
+    padded = np.pad(x.numpy(), [(0, 0), (3, 3)], mode="reflect")
+    expected = np.median(np.lib.stride_tricks.sliding_window_view(padded, 7, axis=-1), axis=-1)
+    assert np.array_equal(timing.median_filter(x, 7).numpy(), expected)
+
+
 def test_dtw_follows_the_cheap_diagonal_band():
     cost = np.ones((3, 6), dtype=np.float32)
     cost[0, 0:2] = cost[1, 2:4] = cost[2, 4:6] = 0.0

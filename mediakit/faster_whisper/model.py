@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any, BinaryIO, Iterable, Iterator, List, Mapping, Optional, Tuple, Union
+from typing import Any, BinaryIO, Iterator, List, Mapping, Optional, Tuple, Union
 
 import numpy as np
 
 import mediakit
 from mediakit.api import LoadedModel, SegmentStream
-from mediakit.config import APPEND_PUNCTUATIONS, PREPEND_PUNCTUATIONS
 from mediakit.records import DecodeStart
 
 from . import options as fw_options
@@ -26,7 +25,6 @@ from .records import Segment, TranscriptionInfo, VadOptions, Word
 log = logging.getLogger(__name__)
 
 Audio = Union[str, "os.PathLike[str]", BinaryIO, np.ndarray]
-_LADDER = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
 
 #: faster-whisper compute types -> mediakit's (CTranslate2's int8 variants differ in what the
 #: non-quantized layers use; mediakit's int8 keeps them float32).
@@ -121,51 +119,13 @@ class WhisperModel:
             return start.language, 1.0, [(start.language, 1.0)]
         return ranked[0][0], ranked[0][1], ranked
 
-    def transcribe(
-        self,
-        audio: Audio,
-        language: Optional[str] = None,
-        task: str = "transcribe",
-        log_progress: bool = False,
-        beam_size: int = 5,
-        best_of: int = 5,
-        patience: float = 1,
-        length_penalty: float = 1,
-        repetition_penalty: float = 1,
-        no_repeat_ngram_size: int = 0,
-        temperature: Union[float, List[float], Tuple[float, ...]] = _LADDER,
-        compression_ratio_threshold: Optional[float] = 2.4,
-        log_prob_threshold: Optional[float] = -1.0,
-        no_speech_threshold: Optional[float] = 0.6,
-        condition_on_previous_text: bool = True,
-        prompt_reset_on_temperature: float = 0.5,
-        initial_prompt: Optional[Union[str, Iterable[int]]] = None,
-        prefix: Optional[str] = None,
-        suppress_blank: bool = True,
-        suppress_tokens: Optional[List[int]] = (-1,),
-        without_timestamps: bool = False,
-        max_initial_timestamp: float = 1.0,
-        word_timestamps: bool = False,
-        prepend_punctuations: str = PREPEND_PUNCTUATIONS,
-        append_punctuations: str = APPEND_PUNCTUATIONS,
-        multilingual: bool = False,
-        vad_filter: bool = False,
-        vad_parameters: Union[dict, VadOptions, None] = None,
-        max_new_tokens: Optional[int] = None,
-        chunk_length: Optional[int] = None,
-        clip_timestamps: Union[str, List[float]] = "0",
-        hallucination_silence_threshold: Optional[float] = None,
-        hotwords: Optional[str] = None,
-        language_detection_threshold: Optional[float] = 0.5,
-        language_detection_segments: int = 1,
-        **mediakit_options: Any,
-    ) -> Tuple[Iterator[Segment], TranscriptionInfo]:
-        """faster-whisper's ``transcribe``: its keywords and defaults. Keywords of mediakit's own
-        (``repair``, ``zh_script``, ``repetition_guard``, ``audio_stream``...) may follow."""
-        values = dict(locals())
-        for name in ("self", "audio", "mediakit_options"):
-            values.pop(name)
-        return _transcribe(self._model, audio, values, mediakit_options, batch_size=0)
+    def transcribe(self, audio: Audio, *args: Any, **keywords: Any) -> Tuple[Iterator[Segment], TranscriptionInfo]:
+        """faster-whisper's ``transcribe``: its keywords, order and defaults (``options.DEFAULTS``).
+        Keywords of mediakit's own (``repair``, ``zh_script``, ``repetition_guard``, ``audio_stream``...) may follow."""
+        values, extra = fw_options.bind(fw_options.DEFAULTS, args, keywords)
+        return _transcribe(self._model, audio, values, extra, batch_size=0)
+
+    transcribe.__signature__ = fw_options.signature(fw_options.DEFAULTS)  # type: ignore[attr-defined]
 
 
 class BatchedInferencePipeline:
@@ -177,56 +137,19 @@ class BatchedInferencePipeline:
             raise ValueError(f"{', '.join(sorted(kwargs))}: not supported (BatchedInferencePipeline takes the model only)")
         self.model = model
 
-    def transcribe(
-        self,
-        audio: Audio,
-        language: Optional[str] = None,
-        task: str = "transcribe",
-        log_progress: bool = False,
-        beam_size: int = 5,
-        best_of: int = 5,
-        patience: float = 1,
-        length_penalty: float = 1,
-        repetition_penalty: float = 1,
-        no_repeat_ngram_size: int = 0,
-        temperature: Union[float, List[float], Tuple[float, ...]] = _LADDER,
-        compression_ratio_threshold: Optional[float] = 2.4,
-        log_prob_threshold: Optional[float] = -1.0,
-        no_speech_threshold: Optional[float] = 0.6,
-        condition_on_previous_text: bool = True,
-        prompt_reset_on_temperature: float = 0.5,
-        initial_prompt: Optional[Union[str, Iterable[int]]] = None,
-        prefix: Optional[str] = None,
-        suppress_blank: bool = True,
-        suppress_tokens: Optional[List[int]] = (-1,),
-        without_timestamps: bool = True,
-        max_initial_timestamp: float = 1.0,
-        word_timestamps: bool = False,
-        prepend_punctuations: str = PREPEND_PUNCTUATIONS,
-        append_punctuations: str = APPEND_PUNCTUATIONS,
-        multilingual: bool = False,
-        vad_filter: bool = True,
-        vad_parameters: Union[dict, VadOptions, None] = None,
-        max_new_tokens: Optional[int] = None,
-        chunk_length: Optional[int] = None,
-        clip_timestamps: Optional[List[dict]] = None,
-        hallucination_silence_threshold: Optional[float] = None,
-        batch_size: int = 8,
-        hotwords: Optional[str] = None,
-        language_detection_threshold: Optional[float] = 0.5,
-        language_detection_segments: int = 1,
-        **mediakit_options: Any,
-    ) -> Tuple[Iterator[Segment], TranscriptionInfo]:
-        """faster-whisper's batched ``transcribe``: its keywords and defaults (no timestamps, Silero on).
-        ``clip_timestamps`` (dictionaries of ``start`` and ``end`` seconds) replace the VAD, as there."""
-        values = dict(locals())
-        for name in ("self", "audio", "mediakit_options", "batch_size"):
-            values.pop(name)
+    def transcribe(self, audio: Audio, *args: Any, **keywords: Any) -> Tuple[Iterator[Segment], TranscriptionInfo]:
+        """faster-whisper's batched ``transcribe``: its keywords and defaults (``options.BATCHED_DEFAULTS``: no
+        timestamps, Silero on, ``batch_size=8``). ``clip_timestamps`` (dictionaries of ``start`` and ``end``
+        seconds) replace the VAD, as there."""
+        values, extra = fw_options.bind(fw_options.BATCHED_DEFAULTS, args, keywords)
+        batch_size = values.pop("batch_size")
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-        if clip_timestamps:
+        if values["clip_timestamps"]:
             values["vad_filter"] = False
-        return _transcribe(self.model.mediakit_model, audio, values, mediakit_options, batch_size=batch_size)
+        return _transcribe(self.model.mediakit_model, audio, values, extra, batch_size=batch_size)
+
+    transcribe.__signature__ = fw_options.signature(fw_options.BATCHED_DEFAULTS)  # type: ignore[attr-defined]
 
 
 def _transcribe(

@@ -8,11 +8,85 @@ than asked.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from typing import Any, Iterable, Mapping, Optional, Sequence, Union
 
+from mediakit.config import APPEND_PUNCTUATIONS, PREPEND_PUNCTUATIONS
 from mediakit.config import VadOptions as MediakitVad
 
 from .records import TranscriptionOptions, VadOptions
+
+#: ``WhisperModel.transcribe``'s keywords after ``audio``, in faster-whisper 1.2.1's order, with its defaults.
+DEFAULTS: dict[str, Any] = {
+    "language": None,
+    "task": "transcribe",
+    "log_progress": False,
+    "beam_size": 5,
+    "best_of": 5,
+    "patience": 1,
+    "length_penalty": 1,
+    "repetition_penalty": 1,
+    "no_repeat_ngram_size": 0,
+    "temperature": (0.0, 0.2, 0.4, 0.6, 0.8, 1.0),
+    "compression_ratio_threshold": 2.4,
+    "log_prob_threshold": -1.0,
+    "no_speech_threshold": 0.6,
+    "condition_on_previous_text": True,
+    "prompt_reset_on_temperature": 0.5,
+    "initial_prompt": None,
+    "prefix": None,
+    "suppress_blank": True,
+    "suppress_tokens": (-1,),
+    "without_timestamps": False,
+    "max_initial_timestamp": 1.0,
+    "word_timestamps": False,
+    "prepend_punctuations": PREPEND_PUNCTUATIONS,
+    "append_punctuations": APPEND_PUNCTUATIONS,
+    "multilingual": False,
+    "vad_filter": False,
+    "vad_parameters": None,
+    "max_new_tokens": None,
+    "chunk_length": None,
+    "clip_timestamps": "0",
+    "hallucination_silence_threshold": None,
+    "hotwords": None,
+    "language_detection_threshold": 0.5,
+    "language_detection_segments": 1,
+}
+
+#: ``BatchedInferencePipeline.transcribe``'s: no timestamps and Silero on by default, clips as dictionaries,
+#: and ``batch_size`` (before ``hotwords``, as there).
+_BATCHED_CHANGES = {"without_timestamps": True, "vad_filter": True, "clip_timestamps": None}
+BATCHED_DEFAULTS: dict[str, Any] = {}
+for _name, _default in DEFAULTS.items():
+    if _name == "hotwords":
+        BATCHED_DEFAULTS["batch_size"] = 8
+    BATCHED_DEFAULTS[_name] = _BATCHED_CHANGES.get(_name, _default)
+
+
+def bind(defaults: Mapping[str, Any], args: Sequence[Any], keywords: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A call's values of faster-whisper's keywords (positional ones in ``defaults``' order, the rest
+    defaulted), and the keywords that are not faster-whisper's (mediakit's own decode options)."""
+    names = list(defaults)
+    if len(args) > len(names):
+        raise TypeError(f"transcribe() takes at most {len(names) + 1} positional arguments after self ({len(args) + 1} given)")
+    values = dict(defaults)
+    values.update(zip(names, args))
+    twice = sorted(set(names[: len(args)]) & set(keywords))
+    if twice:
+        raise TypeError(f"transcribe() got multiple values for {', '.join(twice)}")
+    values.update((name, value) for name, value in keywords.items() if name in defaults)
+    return values, {name: value for name, value in keywords.items() if name not in defaults}
+
+
+def signature(defaults: Mapping[str, Any]) -> inspect.Signature:
+    """``(self, audio, <faster-whisper's keywords with their defaults>, **mediakit_options)``, for help() and IDEs."""
+    plain = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    return inspect.Signature(
+        [inspect.Parameter("self", plain), inspect.Parameter("audio", plain)]
+        + [inspect.Parameter(name, plain, default=value) for name, value in defaults.items()]
+        + [inspect.Parameter("mediakit_options", inspect.Parameter.VAR_KEYWORD)]
+    )
 
 #: faster-whisper keywords with no counterpart, and the value at which they do nothing.
 _NO_OPS: dict[str, Any] = {

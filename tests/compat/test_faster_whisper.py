@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import inspect
 import threading
 import time
 from pathlib import Path
@@ -114,6 +115,16 @@ def test_keywords_mediakit_cannot_honour_are_refused_by_name(tiny_en, keywords, 
     assert {t.name for t in threading.enumerate()} <= before  # no decoding was started
 
 
+def test_positional_arguments_follow_faster_whispers_order(tiny_en):
+    segments, info = tiny_en.transcribe(str(JFK), "en", "transcribe", False, 1, 5, 1, 1, 1, 0, 0.0)
+    assert info.transcription_options.beam_size == 1 and info.transcription_options.temperatures == [0.0]
+    assert "country" in "".join(s.text for s in segments)
+    with pytest.raises(TypeError, match="language"):
+        tiny_en.transcribe(str(JFK), "en", language="en")
+    with pytest.raises(Exception, match="beem_size"):  # a misspelt keyword is not silently dropped
+        tiny_en.transcribe(str(JFK), beem_size=1)
+
+
 def test_a_bad_input_fails_at_the_call_naming_the_file(tiny_en, tmp_path):
     bad = tmp_path / "lecture.mp3"
     bad.write_bytes(b"\x00" * 100)
@@ -170,5 +181,11 @@ def test_segments_match_faster_whispers_own(tiny_en):  # pragma: no cover - need
     ours, _ = tiny_en.transcribe(str(JFK), word_timestamps=True, repair=False)
     reference, _ = theirs.transcribe(str(JFK), word_timestamps=True)
     ours, reference = list(ours), list(reference)
+    for mine, theirs_method in ((WhisperModel.transcribe, faster_whisper.WhisperModel.transcribe),
+                                (BatchedInferencePipeline.transcribe, faster_whisper.BatchedInferencePipeline.transcribe)):  # fmt: skip
+        want = [(p.name, p.default) for p in inspect.signature(theirs_method).parameters.values()]
+        have = [(p.name, p.default) for p in inspect.signature(mine).parameters.values()][: len(want)]
+        assert [n for n, _ in have] == [n for n, _ in want]
+        assert [tuple(d) if isinstance(d, list) else d for _, d in have] == [tuple(d) if isinstance(d, list) else d for _, d in want]
     assert [(s.id, s.seek, s.start, s.end, s.text) for s in ours] == [(s.id, s.seek, s.start, s.end, s.text) for s in reference]
     assert [w.word for s in ours for w in s.words] == [w.word for s in reference for w in s.words]

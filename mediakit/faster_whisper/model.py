@@ -155,47 +155,7 @@ class BatchedInferencePipeline:
 def _transcribe(
     model: LoadedModel, audio: Audio, values: dict[str, Any], extra: Mapping[str, Any], batch_size: int
 ) -> Tuple[Iterator[Segment], TranscriptionInfo]:
-    fw_options.refuse_unsupported(values)
-    if values["length_penalty"] != 1:
-        raise ValueError(
-            f"length_penalty={values['length_penalty']!r}: faster-whisper's penalty (score / length^p) has no "
-            "counterpart here; mediakit's length_penalty is openai-whisper's (mediakit.transcribe(..., length_penalty=))"
-        )
-    if values["chunk_length"] not in (None, 30):
-        raise ValueError(f"chunk_length={values['chunk_length']!r}: Whisper's windows are 30 s here")
-    prompt = values["initial_prompt"]
-    if prompt is not None and not isinstance(prompt, str):
-        raise ValueError("initial_prompt: give the prompt as text (token ids are not accepted)")
-    ladder = fw_options.temperatures(values["temperature"])
-    vad_record, vad = fw_options.vad_options(values["vad_parameters"]) if values["vad_filter"] else (None, None)
-    beam_size = values["beam_size"]
-    decode = dict(
-        language=values["language"],
-        task=values["task"],
-        beam_size=beam_size,
-        best_of=values["best_of"],
-        temperature=ladder,
-        compression_ratio_threshold=values["compression_ratio_threshold"],
-        logprob_threshold=values["log_prob_threshold"],
-        no_speech_threshold=values["no_speech_threshold"],
-        condition_on_previous_text=values["condition_on_previous_text"],
-        initial_prompt=prompt,
-        suppress_blank=values["suppress_blank"],
-        suppress_tokens=fw_options.suppress_tokens(values["suppress_tokens"]),
-        without_timestamps=values["without_timestamps"],
-        max_initial_timestamp=values["max_initial_timestamp"],
-        word_timestamps=values["word_timestamps"],
-        prepend_punctuations=values["prepend_punctuations"],
-        append_punctuations=values["append_punctuations"],
-        clip_timestamps=fw_options.clip_timestamps(values["clip_timestamps"]),
-        hallucination_silence_threshold=values["hallucination_silence_threshold"],
-        language_detection_segments=values["language_detection_segments"],
-        vad=bool(values["vad_filter"]),
-        vad_options=vad,
-        batch_size=batch_size,
-    )
-    if beam_size is not None and beam_size > 1:  # patience 1 is beam search's own count of candidates
-        decode["patience"] = float(values["patience"])
+    decode, vad_record = fw_options.decode_options(values, batch_size)
     decode.update(extra)
     stream = model.stream(_samples(audio), **decode)
     try:
@@ -210,7 +170,7 @@ def _transcribe(
         duration=start.duration,
         duration_after_vad=start.speech,
         all_language_probs=ranked or None,
-        transcription_options=fw_options.record(values, ladder),
+        transcription_options=fw_options.record(values),
         vad_options=vad_record,
     )
     return _segments(stream, start.duration if values["log_progress"] else None), info

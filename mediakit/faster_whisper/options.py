@@ -166,10 +166,55 @@ def vad_options(value: Union[VadOptions, Mapping[str, Any], None]) -> tuple[VadO
     )
 
 
-def record(values: Mapping[str, Any], ladder: tuple[float, ...]) -> TranscriptionOptions:
+def decode_options(values: Mapping[str, Any], batch_size: int) -> tuple[dict[str, Any], Optional[VadOptions]]:
+    """mediakit's decode options for a call's faster-whisper keywords (ValueError for one it cannot
+    honour), and the VAD options to report (None without ``vad_filter``)."""
+    refuse_unsupported(values)
+    if values["length_penalty"] != 1:
+        raise ValueError(
+            f"length_penalty={values['length_penalty']!r}: faster-whisper's penalty (score / length^p) has no "
+            "counterpart here; mediakit's length_penalty is openai-whisper's (mediakit.transcribe(..., length_penalty=))"
+        )
+    if values["chunk_length"] not in (None, 30):
+        raise ValueError(f"chunk_length={values['chunk_length']!r}: Whisper's windows are 30 s here")
+    prompt = values["initial_prompt"]
+    if prompt is not None and not isinstance(prompt, str):
+        raise ValueError("initial_prompt: give the prompt as text (token ids are not accepted)")
+    reported, vad = vad_options(values["vad_parameters"]) if values["vad_filter"] else (None, None)
+    decode = dict(
+        language=values["language"],
+        task=values["task"],
+        beam_size=values["beam_size"],
+        best_of=values["best_of"],
+        temperature=temperatures(values["temperature"]),
+        compression_ratio_threshold=values["compression_ratio_threshold"],
+        logprob_threshold=values["log_prob_threshold"],
+        no_speech_threshold=values["no_speech_threshold"],
+        condition_on_previous_text=values["condition_on_previous_text"],
+        initial_prompt=prompt,
+        suppress_blank=values["suppress_blank"],
+        suppress_tokens=suppress_tokens(values["suppress_tokens"]),
+        without_timestamps=values["without_timestamps"],
+        max_initial_timestamp=values["max_initial_timestamp"],
+        word_timestamps=values["word_timestamps"],
+        prepend_punctuations=values["prepend_punctuations"],
+        append_punctuations=values["append_punctuations"],
+        clip_timestamps=clip_timestamps(values["clip_timestamps"]),
+        hallucination_silence_threshold=values["hallucination_silence_threshold"],
+        language_detection_segments=values["language_detection_segments"],
+        vad=bool(values["vad_filter"]),
+        vad_options=vad,
+        batch_size=batch_size,
+    )
+    if values["beam_size"] is not None and values["beam_size"] > 1:  # patience 1: beam search's own count
+        decode["patience"] = float(values["patience"])
+    return decode, reported
+
+
+def record(values: Mapping[str, Any]) -> TranscriptionOptions:
     """The TranscriptionOptions faster-whisper reports in TranscriptionInfo, from the call's keywords."""
     fields = {f.name for f in dataclasses.fields(TranscriptionOptions)}
     given = {name: values[name] for name in fields if name in values}
-    given["temperatures"] = list(ladder)
+    given["temperatures"] = list(temperatures(values["temperature"]))
     given["suppress_tokens"] = None if values["suppress_tokens"] is None else [int(t) for t in values["suppress_tokens"]]
     return TranscriptionOptions(**given)

@@ -65,6 +65,7 @@ class DecodeOptions:
     no_speech_threshold: float | None = 0.6  # no-speech probability above which a silent window is skipped
     without_timestamps: bool = False  # decode text only, one segment per window
     max_initial_timestamp: float = 1.0  # seconds: bound on the first timestamp of a window
+    sample_len: int | None = None  # most tokens sampled per window; None = half the text context (224)
     word_timestamps: bool = False  # word-level timestamps from cross-attention
     prepend_punctuations: str = PREPEND_PUNCTUATIONS
     append_punctuations: str = APPEND_PUNCTUATIONS

@@ -95,7 +95,7 @@ _NO_OPS: dict[str, Any] = {
     "prefix": None,
     "hotwords": None,
     "multilingual": False,
-    "max_new_tokens": None,
+    "max_new_tokens": None,  # not openai-whisper's sample_len: on jfk.flac, 6 gave faster-whisper 3 tokens
     "prompt_reset_on_temperature": 0.5,  # openai-whisper's rule, which mediakit's decoder follows
 }
 

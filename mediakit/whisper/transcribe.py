@@ -165,9 +165,8 @@ def transcribe(
     runtime = model.runtime(fp16)
 
     options.pop("prompt", None)  # openai-whisper replaces it with the previous windows' text
-    for ignored in ("sample_len", "prefix"):
-        if options.pop(ignored, None) is not None:
-            warnings.warn(f"transcribe(): {ignored} is not supported by mediakit's seek loop and is ignored")
+    if options.pop("prefix", None) is not None:
+        warnings.warn("transcribe(): prefix is not supported by mediakit's seek loop and is ignored")
     language = _language_code(options.pop("language", None))
     if language is None and not model.is_multilingual:
         language = "en"

@@ -48,6 +48,8 @@ def check_options(options: DecodeOptions) -> DecodeOptions:
         raise ConfigError(f"temperatures must not be negative, got {options.temperature}")
     if options.language_detection_segments < 1:
         raise ConfigError("language_detection_segments must be at least 1")
+    if options.sample_len is not None and options.sample_len < 1:
+        raise ConfigError(f"sample_len must be at least 1, got {options.sample_len}")
     if options.batch_size < 0:
         raise ConfigError(f"batch_size must not be negative, got {options.batch_size}")
     try:

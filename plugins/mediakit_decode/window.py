@@ -187,7 +187,8 @@ def decode_windows(
     """Decode every window of ``batch`` at ``temperature``: beam search at 0 (when beam_size > 1), else sampling.
 
     ``prefix``: tokens placed after the start sequence as if already sampled (not part of the results);
-    ``sample_len``: the most tokens to sample per window (default: half the text context).
+    ``sample_len``: the most tokens to sample per window (default: ``options.sample_len``, else half the
+    text context).
     """
     runtime = batch.runtime
     n_ctx = runtime.dims.n_text_ctx
@@ -218,7 +219,7 @@ def decode_windows(
     most = torch.get_num_threads()
     tune = device.type == "cpu" and n_rows <= SMALL_DECODE_ROWS and most > 1
     try:
-        for i in range(sample_len or n_ctx // 2):
+        for i in range(sample_len or options.sample_len or n_ctx // 2):
             timed = tune and column is not None  # the first step reuses the prompt's logits: nothing to time
             if timed:
                 threads = _STEP_THREADS.next(most)

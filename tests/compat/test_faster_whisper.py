@@ -99,8 +99,8 @@ def test_vad_filter_takes_faster_whispers_parameters(tiny_en):
         (dict(repetition_penalty=1.2), "repetition_penalty"),
         (dict(no_repeat_ngram_size=3), "no_repeat_ngram_size"),
         (dict(multilingual=True), "multilingual"),
-        (dict(prefix="And so"), "prefix"),
         (dict(max_new_tokens=20), "max_new_tokens"),
+        (dict(prefix="And so"), "prefix"),
         (dict(length_penalty=0.6), "length_penalty"),
         (dict(chunk_length=20), "chunk_length"),
         (dict(initial_prompt=[50257, 11]), "initial_prompt"),
@@ -123,6 +123,16 @@ def test_positional_arguments_follow_faster_whispers_order(tiny_en):
         tiny_en.transcribe(str(JFK), "en", language="en")
     with pytest.raises(Exception, match="beem_size"):  # a misspelt keyword is not silently dropped
         tiny_en.transcribe(str(JFK), beem_size=1)
+
+
+def test_mediakits_sample_len_passes_through(tiny_en):
+    segments, _ = tiny_en.transcribe(str(JFK), temperature=0.0, sample_len=6, repair=False)
+    segments = list(segments)
+    assert segments and all(len(s.tokens) <= 6 for s in segments)
+    ours = mediakit.transcribe(str(JFK), tiny_en.mediakit_model, temperature=0.0, sample_len=6, repair=False)
+    assert [s.tokens for s in segments] == [list(s.tokens) for s in ours.segments]
+    full = mediakit.transcribe(str(JFK), tiny_en.mediakit_model, temperature=0.0, repair=False)
+    assert sum(len(s.tokens) for s in ours.segments) < sum(len(s.tokens) for s in full.segments)
 
 
 def test_a_bad_input_fails_at_the_call_naming_the_file(tiny_en, tmp_path):

@@ -89,6 +89,15 @@ def test_options_reach_mediakit_stages(whisper, tiny_en, jfk_path):
         assert "your country" in batched["text"] and batched["segments"]
 
 
+def test_sample_len_bounds_every_windows_tokens_and_prefix_is_refused_with_a_warning(tiny_en, jfk_path):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # sample_len is honoured: no warning
+        short = tiny_en.transcribe(jfk_path, sample_len=6, temperature=0.0, fp16=False, repair=False)
+    assert short["segments"] and all(len(s["tokens"]) <= 6 for s in short["segments"])
+    with pytest.warns(UserWarning, match="prefix is not supported"):
+        tiny_en.transcribe(jfk_path, prefix="And so", temperature=0.0, fp16=False)
+
+
 def test_language_names_and_unsupported(whisper, tiny_en, jfk_path):
     with pytest.raises(ValueError, match="Unsupported language"):
         tiny_en.transcribe(jfk_path, language="klingon", fp16=False)

@@ -254,6 +254,16 @@ def test_window_without_pairs_is_one_segment():
 # -- timing --------------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("field, value", [("sample_len", 0), ("beam_size", 0), ("best_of", 0), ("batch_size", -1)])
+def test_option_checks_name_the_bad_option(field, value):
+    from dataclasses import replace
+
+    from mediakit_decode.decoder import check_options
+
+    with pytest.raises(ConfigError, match=f"{field} must"):
+        check_options(replace(DecodeOptions(), **{field: value}))
+
+
 def test_median_filter_removes_spikes_and_keeps_steps():
     x = torch.tensor([[0.0, 0.0, 0.0, 9.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0]])
     y = median_filter(x, 3)

@@ -21,9 +21,9 @@ import pluggy
 
 from .config import DecodeOptions, DemuxOptions, ModelOptions, RunConfig, temperature_ladder
 from .errors import ConfigError, StageError
-from .pipeline import Stages, decode_stream, demux, load_model as _load_model, make_featurizer, decoder_registry, transcribe_stream
+from .pipeline import Stages, decode_stream, demux, demuxer_for, load_model as _load_model, make_featurizer, decoder_registry, transcribe_stream
 from .plugins import disabled_from_env, load_plugins
-from .records import Audio, DecodeStart, ModelInfo, ProgressCallback, Segment, Transcript
+from .records import Audio, DecodeStart, FeatureSpec, ModelInfo, ProgressCallback, Segment, Transcript
 from .stages import Model
 
 _DECODE_FIELDS = {f.name for f in dataclasses.fields(DecodeOptions)}
@@ -79,17 +79,8 @@ class LoadedModel:
         Options as for :meth:`transcribe`.
         """
         stages = self._stages(decoder, options)
-        if isinstance(audio, (str, os.PathLike)):
-            source = os.fspath(audio)
-
-            def run(emit, opened, started):
-                return transcribe_stream(stages, source, emit=emit, live=live, opened=opened, started=started)
-        else:
-            whole = _as_audio(stages, audio)
-
-            def run(emit, opened, started):
-                return decode_stream(stages, whole, emit=emit, started=started)
-        return SegmentStream(run)
+        source = _as_source(stages, audio)
+        return SegmentStream(lambda emit, opened, started: _decode_input(stages, source, emit, opened, started, live))
 
     def detect_language(
         self, audio: str | os.PathLike[str] | np.ndarray | Audio, *, decoder: str = "whisper", **options: Any
@@ -106,10 +97,7 @@ class LoadedModel:
             raise _Detected
 
         try:
-            if isinstance(audio, (str, os.PathLike)):
-                transcribe_stream(stages, os.fspath(audio), started=started)
-            else:
-                decode_stream(stages, _as_audio(stages, audio), started=started)
+            _decode_input(stages, _as_source(stages, audio), None, None, started)
         except _Detected:
             pass
         if not found:
@@ -273,6 +261,19 @@ def available_models(disabled_plugins: Iterable[str] | None = None) -> list[Mode
     return infos
 
 
+def load_audio(
+    source: str | os.PathLike[str], sample_rate: int = 16000, *, pm: pluggy.PluginManager | None = None, **demux_options: Any
+) -> np.ndarray:
+    """Any media file as mono float32 samples in [-1, 1] at ``sample_rate`` Hz, (n,): the demux stage alone.
+    ``demux_options``: :class:`~mediakit.config.DemuxOptions` fields (``audio_stream``, ``ffmpeg``); ``pm``:
+    the plugins to use (default: the installed ones)."""
+    if pm is None:
+        pm = load_plugins(disabled_from_env()).pm
+    path = os.fspath(source)
+    audio = demuxer_for(pm, path, DemuxOptions(**demux_options)).demux(path, FeatureSpec(sample_rate=sample_rate))
+    return np.ascontiguousarray(audio.samples, dtype=np.float32)
+
+
 def decode_options(**options: Any) -> DecodeOptions:
     """Build :class:`DecodeOptions` from keywords, with openai-whisper's temperature convention."""
     return _split_options(options)[0]
@@ -288,6 +289,19 @@ def _split_options(options: dict[str, Any]) -> tuple[DecodeOptions, DemuxOptions
     if unknown:
         raise ConfigError(f"unknown option(s): {', '.join(unknown)}; known: {', '.join(sorted(_DECODE_FIELDS | _DEMUX_FIELDS))}")
     return replace(DecodeOptions(), **options), DemuxOptions(**demux_kwargs)
+
+
+def _as_source(stages: Stages, audio: str | os.PathLike[str] | np.ndarray | Audio) -> str | Audio:
+    """A path or URL as a string (the stages stream it), anything else as whole :class:`Audio`."""
+    return os.fspath(audio) if isinstance(audio, (str, os.PathLike)) else _as_audio(stages, audio)
+
+
+def _decode_input(stages: Stages, source: str | Audio, emit, opened, started, live: bool = False) -> Transcript:
+    """Decode a path (streamed, see :func:`~mediakit.pipeline.transcribe_stream`) or whole audio, with the
+    stream's callbacks (``opened`` reaches only a streamed path)."""
+    if isinstance(source, str):
+        return transcribe_stream(stages, source, emit=emit, live=live, opened=opened, started=started)
+    return decode_stream(stages, source, emit=emit, started=started)
 
 
 def _as_audio(stages: Stages, audio: str | os.PathLike[str] | np.ndarray | Audio) -> Audio:

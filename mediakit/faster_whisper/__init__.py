@@ -11,9 +11,7 @@ What differs from faster-whisper and what is refused: docs/faster-whisper.md.
 
 from __future__ import annotations
 
-from typing import List
-
-from mediakit.whisper.utils import format_timestamp
+from typing import Any, List
 
 from .audio import decode_audio
 from .model import BatchedInferencePipeline, WhisperModel
@@ -41,3 +39,12 @@ def available_models() -> List[str]:
     import mediakit
 
     return [info.name for info in mediakit.available_models()]
+
+
+def __getattr__(name: str) -> Any:
+    # openai-whisper's format_timestamp is faster-whisper's too; mediakit.whisper imports torch, so only on use
+    if name == "format_timestamp":
+        from mediakit.whisper.utils import format_timestamp
+
+        return format_timestamp
+    raise AttributeError(f"module 'mediakit.faster_whisper' has no attribute {name!r}")

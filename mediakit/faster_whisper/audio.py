@@ -10,8 +10,7 @@ from typing import BinaryIO, Union
 
 import numpy as np
 
-from mediakit.config import DemuxOptions
-from mediakit.records import FeatureSpec
+from mediakit.api import load_audio
 
 
 def decode_audio(input_file: Union[str, "os.PathLike[str]", BinaryIO], sampling_rate: int = 16000, split_stereo: bool = False) -> np.ndarray:
@@ -25,13 +24,5 @@ def decode_audio(input_file: Union[str, "os.PathLike[str]", BinaryIO], sampling_
         with tempfile.NamedTemporaryFile(prefix="mediakit-", suffix=suffix) as copy:
             shutil.copyfileobj(input_file, copy)
             copy.flush()
-            return _demux(copy.name, sampling_rate)
-    return _demux(os.fspath(input_file), sampling_rate)
-
-
-def _demux(path: str, sampling_rate: int) -> np.ndarray:
-    from mediakit.pipeline import demuxer_for
-    from mediakit.whisper._host import plugin_manager
-
-    audio = demuxer_for(plugin_manager(), path, DemuxOptions()).demux(path, FeatureSpec(sample_rate=sampling_rate))
-    return np.ascontiguousarray(audio.samples, dtype=np.float32)
+            return load_audio(copy.name, sampling_rate)
+    return load_audio(input_file, sampling_rate)

@@ -100,7 +100,7 @@ _NO_OPS: dict[str, Any] = {
 }
 
 
-def refuse_unsupported(values: Mapping[str, Any]) -> None:
+def _refuse_unsupported(values: Mapping[str, Any]) -> None:
     for name, neutral in _NO_OPS.items():
         if name in values and values[name] != neutral:
             raise ValueError(
@@ -166,10 +166,19 @@ def vad_options(value: Union[VadOptions, Mapping[str, Any], None]) -> tuple[VadO
     )
 
 
+#: faster-whisper keywords that are mediakit decode options of the same name and meaning.
+_SAME_MEANING = (
+    "language", "task", "beam_size", "best_of", "compression_ratio_threshold", "no_speech_threshold",
+    "condition_on_previous_text", "suppress_blank", "without_timestamps", "max_initial_timestamp",
+    "word_timestamps", "prepend_punctuations", "append_punctuations", "hallucination_silence_threshold",
+    "language_detection_segments",
+)  # fmt: skip
+
+
 def decode_options(values: Mapping[str, Any], batch_size: int) -> tuple[dict[str, Any], Optional[VadOptions]]:
     """mediakit's decode options for a call's faster-whisper keywords (ValueError for one it cannot
     honour), and the VAD options to report (None without ``vad_filter``)."""
-    refuse_unsupported(values)
+    _refuse_unsupported(values)
     if values["length_penalty"] != 1:
         raise ValueError(
             f"length_penalty={values['length_penalty']!r}: faster-whisper's penalty (score / length^p) has no "
@@ -181,27 +190,13 @@ def decode_options(values: Mapping[str, Any], batch_size: int) -> tuple[dict[str
     if prompt is not None and not isinstance(prompt, str):
         raise ValueError("initial_prompt: give the prompt as text (token ids are not accepted)")
     reported, vad = vad_options(values["vad_parameters"]) if values["vad_filter"] else (None, None)
-    decode = dict(
-        language=values["language"],
-        task=values["task"],
-        beam_size=values["beam_size"],
-        best_of=values["best_of"],
+    decode = {name: values[name] for name in _SAME_MEANING}
+    decode.update(
         temperature=temperatures(values["temperature"]),
-        compression_ratio_threshold=values["compression_ratio_threshold"],
         logprob_threshold=values["log_prob_threshold"],
-        no_speech_threshold=values["no_speech_threshold"],
-        condition_on_previous_text=values["condition_on_previous_text"],
         initial_prompt=prompt,
-        suppress_blank=values["suppress_blank"],
         suppress_tokens=suppress_tokens(values["suppress_tokens"]),
-        without_timestamps=values["without_timestamps"],
-        max_initial_timestamp=values["max_initial_timestamp"],
-        word_timestamps=values["word_timestamps"],
-        prepend_punctuations=values["prepend_punctuations"],
-        append_punctuations=values["append_punctuations"],
         clip_timestamps=clip_timestamps(values["clip_timestamps"]),
-        hallucination_silence_threshold=values["hallucination_silence_threshold"],
-        language_detection_segments=values["language_detection_segments"],
         vad=bool(values["vad_filter"]),
         vad_options=vad,
         batch_size=batch_size,

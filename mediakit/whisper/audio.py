@@ -37,18 +37,14 @@ def load_audio(file: str, sr: int = SAMPLE_RATE) -> np.ndarray:
 
     Raises RuntimeError("Failed to load audio: ...") as openai-whisper does, chained to mediakit's error.
     """
-    from mediakit.config import DemuxOptions
-    from mediakit.pipeline import demuxer_for
+    from mediakit.api import load_audio as demux_samples
 
     from ._host import plugin_manager
 
-    source = os.fspath(file)
     try:
-        demuxer = demuxer_for(plugin_manager(), source, DemuxOptions())
-        audio = demuxer.demux(source, FeatureSpec(sample_rate=sr))
+        return demux_samples(file, sr, pm=plugin_manager())
     except MediakitError as err:
         raise RuntimeError(f"Failed to load audio: {err}") from err
-    return np.ascontiguousarray(audio.samples, dtype=np.float32)
 
 
 def pad_or_trim(array: Union[np.ndarray, torch.Tensor], length: int = N_SAMPLES, *, axis: int = -1):

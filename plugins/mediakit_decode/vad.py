@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import sys
 import threading
@@ -192,6 +193,10 @@ def iter_speech_probabilities(source):
     if rate != VAD_SAMPLE_RATE:
         raise StageError(f"vad needs {VAD_SAMPLE_RATE} Hz audio, got {rate} Hz")
     total = source.n_samples
+    sequence = _sequence_session()
+    if sequence is not None:
+        yield from _sequence_probabilities(sequence, source, total)
+        return
     model, _ = _silero()
     session = getattr(model, "session", None)
     if session is not None and hasattr(model, "_context"):
@@ -233,6 +238,59 @@ def _onnx_probabilities(session, source, total: int):
             out, state = run(None, {"input": buffer[None, a : a + _CONTEXT + VAD_FRAME], "state": state, "sr": rate})
             yield float(out[0, 0])
         context = buffer[-_CONTEXT:].copy()
+
+
+#: silero-vad's "sequence" export (silero-vad 6.2 and later): the streaming model's computation over a block of
+#: windows in one call, the recurrent state carried inside it, with the streaming model's probabilities to the bit.
+_SEQUENCE_MODEL = "silero_vad_16k_sequence.onnx"
+#: Windows per call of the sequence model (4.1 s): about as fast as 512 (0.8 s for 280 s of audio either way,
+#: against 2.4 s a window at a time) and 15 MB less memory.
+_SEQUENCE_BLOCK = 128
+
+
+@functools.lru_cache(maxsize=1)
+def _sequence_session():
+    """An ONNX Runtime session of silero-vad's sequence model, one thread, or None when this silero-vad
+    does not ship it or onnxruntime is missing (then the streaming model runs a window at a time).
+    ``run`` is safe from several threads at once: the state goes in and out with each call."""
+    silero = _import_silero()
+    try:
+        import importlib.resources
+
+        import onnxruntime
+    except ImportError:
+        return None
+    path = importlib.resources.files(silero.__name__).joinpath("data", _SEQUENCE_MODEL)
+    if not path.is_file():
+        return None
+    settings = onnxruntime.SessionOptions()
+    settings.inter_op_num_threads = 1
+    settings.intra_op_num_threads = 1
+    return onnxruntime.InferenceSession(str(path), sess_options=settings, providers=["CPUExecutionProvider"])
+
+
+def _sequence_probabilities(session, source, total: int):
+    """The streaming model's probabilities from the sequence model: each window with the previous window's
+    last 64 samples before it (zeros before the first), the last one zero-padded, the recurrent state
+    (``h``, ``c``) carried from call to call, :data:`_SEQUENCE_BLOCK` windows a call."""
+    hidden = np.zeros((1, 1, 128), dtype=np.float32)
+    cell = np.zeros((1, 1, 128), dtype=np.float32)
+    context = np.zeros(_CONTEXT, dtype=np.float32)
+    for first in range(0, total, _VAD_READ):
+        piece = np.asarray(source.samples(first, min(total, first + _VAD_READ)), dtype=np.float32)
+        windows = -(-len(piece) // VAD_FRAME)
+        frames = np.zeros((windows, VAD_FRAME), dtype=np.float32)
+        frames.reshape(-1)[: len(piece)] = piece
+        block = np.empty((windows, _CONTEXT + VAD_FRAME), dtype=np.float32)
+        block[:, _CONTEXT:] = frames
+        block[0, :_CONTEXT] = context
+        block[1:, :_CONTEXT] = frames[:-1, -_CONTEXT:]
+        context = frames[-1, -_CONTEXT:].copy()
+        for start in range(0, windows, _SEQUENCE_BLOCK):
+            probs, hidden, cell = session.run(
+                ["speech_probs", "hn", "cn"], {"input": block[start : start + _SEQUENCE_BLOCK], "h": hidden, "c": cell}
+            )
+            yield from probs.reshape(-1).tolist()
 
 
 def speech_probabilities_of(source) -> np.ndarray:

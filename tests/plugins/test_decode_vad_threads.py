@@ -27,9 +27,23 @@ def test_concurrent_vad_calls_do_not_share_the_model_state(jfk_path):
             assert list(pool.map(lambda x: speech_regions(x, 16000, BATCHED_VAD), inputs)) == alone
 
 
-def test_coverage_probabilities_are_silero_wrappers_own(jfk_path):
-    # the feature-source loop calls the ONNX session directly, and the coverage probe runs it in a worker
-    # thread: both give the wrapper's probabilities, number for number (the repair's stretches depend on them)
+@pytest.mark.parametrize("path", ["sequence", "window at a time"])
+def test_coverage_probabilities_are_silero_wrappers_own(jfk_path, monkeypatch, path):
+    # the feature-source loop calls ONNX Runtime directly (silero-vad's sequence model where it ships, else its
+    # streaming model a window at a time), and the coverage probe runs it in a worker thread: both give the
+    # wrapper's probabilities, number for number (the repair's stretches depend on them)
+    import importlib.resources
+
+    import silero_vad
+
+    from mediakit_decode import vad
+
+    if path == "sequence":
+        if not importlib.resources.files("silero_vad").joinpath("data", vad._SEQUENCE_MODEL).is_file():
+            pytest.skip(f"silero-vad {getattr(silero_vad, '__version__', '')} has no sequence model (6.2 and later)")
+        assert vad._sequence_session() is not None, "silero-vad ships the sequence model, but it was not loaded"
+    else:
+        monkeypatch.setattr(vad, "_sequence_session", lambda: None)
     from mediakit.config import DemuxOptions
     from mediakit.pipeline import demuxer_for
     from mediakit.plugins import load_plugins

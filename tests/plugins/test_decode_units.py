@@ -280,6 +280,42 @@ def test_median_filter_in_blocks_gives_every_rows_own_sliding_median(monkeypatch
     assert np.array_equal(timing.median_filter(x, 7).numpy(), expected)
 
 
+def test_median_filter_counts_nan_as_the_largest_value_as_sorting_does():
+    x = torch.tensor([[1.0, 2.0, 3.0, float("nan"), 5.0, 6.0, 7.0, 8.0, 9.0, 4.0]])
+    padded = np.pad(x.numpy(), [(0, 0), (3, 3)], mode="reflect")
+    expected = np.sort(np.lib.stride_tricks.sliding_window_view(padded, 7, axis=-1), axis=-1)[..., 3]  # NaN sorts last
+    assert np.array_equal(median_filter(x, 7).numpy(), expected, equal_nan=True)
+
+
+def _dtw_by_cells(cost: np.ndarray) -> tuple[list[int], list[int]]:
+    """openai-whisper's rule cell by cell: float32 sums; ties go to the diagonal, then up, then left."""
+    n, m = cost.shape
+    acc = np.full((n + 1, m + 1), np.inf, dtype=np.float32)
+    acc[0, 0] = 0
+    step = np.zeros((n + 1, m + 1), dtype=int)
+    for i in range(1, n + 1):
+        for j in range(1, m + 1):
+            c0, c1, c2 = acc[i - 1, j - 1], acc[i - 1, j], acc[i, j - 1]
+            t = 0 if c0 < c1 and c0 < c2 else 1 if c1 < c0 and c1 < c2 else 2
+            acc[i, j] = np.float32(cost[i - 1, j - 1]) + (c0, c1, c2)[t]
+            step[i, j] = t
+    path, i, j = [], n, m
+    while i > 0 or j > 0:
+        path.append((i - 1, j - 1))
+        t = step[i, j] if i > 0 and j > 0 else (2 if i == 0 else 1)
+        i, j = (i - 1, j - 1) if t == 0 else (i - 1, j) if t == 1 else (i, j - 1)
+    tokens, frames = zip(*reversed(path))
+    return list(tokens), list(frames)
+
+
+@pytest.mark.parametrize("shape", [(1, 9), (9, 1), (12, 40), (40, 12), (25, 300)])
+def test_dtw_takes_openai_whispers_path_cell_by_cell_ties_included(shape):
+    rng = np.random.default_rng(sum(shape))
+    cost = np.round(rng.standard_normal(shape), 0)  # whole numbers: many equal sums
+    tokens, frames = dtw(cost)
+    assert (list(tokens), list(frames)) == _dtw_by_cells(cost)
+
+
 def test_dtw_follows_the_cheap_diagonal_band():
     cost = np.ones((3, 6), dtype=np.float32)
     cost[0, 0:2] = cost[1, 2:4] = cost[2, 4:6] = 0.0

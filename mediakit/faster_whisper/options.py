@@ -90,8 +90,6 @@ def signature(defaults: Mapping[str, Any]) -> inspect.Signature:
 
 #: faster-whisper keywords with no counterpart, and the value at which they do nothing.
 _NO_OPS: dict[str, Any] = {
-    "repetition_penalty": 1,
-    "no_repeat_ngram_size": 0,
     "prefix": None,
     "hotwords": None,
     "multilingual": False,
@@ -168,7 +166,8 @@ def vad_options(value: Union[VadOptions, Mapping[str, Any], None]) -> tuple[VadO
 
 #: faster-whisper keywords that are mediakit decode options of the same name and meaning.
 _SAME_MEANING = (
-    "language", "task", "beam_size", "best_of", "compression_ratio_threshold", "no_speech_threshold",
+    "language", "task", "beam_size", "best_of", "repetition_penalty", "no_repeat_ngram_size",
+    "compression_ratio_threshold", "no_speech_threshold",
     "condition_on_previous_text", "suppress_blank", "without_timestamps", "max_initial_timestamp",
     "word_timestamps", "prepend_punctuations", "append_punctuations", "hallucination_silence_threshold",
     "language_detection_segments",

@@ -50,6 +50,10 @@ def check_options(options: DecodeOptions) -> DecodeOptions:
         raise ConfigError("language_detection_segments must be at least 1")
     if options.sample_len is not None and options.sample_len < 1:
         raise ConfigError(f"sample_len must be at least 1, got {options.sample_len}")
+    if not options.repetition_penalty > 0:
+        raise ConfigError(f"repetition_penalty must be positive (1 = off), got {options.repetition_penalty}")
+    if options.no_repeat_ngram_size < 0:
+        raise ConfigError(f"no_repeat_ngram_size must not be negative (0 = off), got {options.no_repeat_ngram_size}")
     if options.batch_size < 0:
         raise ConfigError(f"batch_size must not be negative, got {options.batch_size}")
     try:

@@ -62,6 +62,40 @@ class SuppressBlank:
             logits[:, self.ids] = NEG_INF
 
 
+class RepetitionPenalty:
+    """CTranslate2's repetition penalty (faster-whisper's ``repetition_penalty``): the logit of every token
+    already chosen in this decoding of the window is divided by ``penalty`` where it is positive and
+    multiplied by it where it is negative, once however often the token came. Opt-in: it changes text."""
+
+    def __init__(self, penalty: float):
+        self.penalty = float(penalty)
+
+    def apply(self, logits: torch.Tensor, sampled: torch.Tensor) -> None:
+        if sampled.shape[1] == 0:
+            return
+        previous = logits.gather(1, sampled)
+        logits.scatter_(1, sampled, torch.where(previous < 0, previous * self.penalty, previous / self.penalty))
+
+
+class NoRepeatNgram:
+    """CTranslate2's n-gram block (faster-whisper's ``no_repeat_ngram_size``): a token that would complete,
+    after the last ``size - 1`` tokens chosen, an n-gram already chosen in this decoding of the window is
+    never emitted (``size`` 1: no token twice). Timestamps count as tokens. Opt-in: it changes text."""
+
+    def __init__(self, size: int):
+        self.size = size
+
+    def apply(self, logits: torch.Tensor, sampled: torch.Tensor) -> None:
+        n, length = self.size, sampled.shape[1]
+        if length < n:
+            return
+        for row, tokens in enumerate(sampled.tolist()):
+            last = tokens[length - n + 1 :]
+            banned = {tokens[i + n - 1] for i in range(length - n + 1) if tokens[i : i + n - 1] == last}
+            if banned:
+                logits[row, sorted(banned)] = NEG_INF
+
+
 class TimestampRules:
     """Whisper's timestamp grammar, vectorised over rows.
 
@@ -115,8 +149,13 @@ def _mask_rows(logits: torch.Tensor, rows: torch.Tensor) -> None:
 
 
 def build_filters(tokenizer, options, *, without_timestamps: bool, precision: float) -> list[LogitFilter]:
-    """The filters of one decoding, in openai-whisper's order."""
+    """The filters of one decoding, in openai-whisper's order; the opt-in penalties of CTranslate2 first, as
+    faster-whisper applies them (before the timestamp rules compare the timestamps' mass with the text's)."""
     filters: list[LogitFilter] = []
+    if options.repetition_penalty != 1.0:
+        filters.append(RepetitionPenalty(options.repetition_penalty))
+    if options.no_repeat_ngram_size > 0:
+        filters.append(NoRepeatNgram(options.no_repeat_ngram_size))
     if options.suppress_blank:
         filters.append(SuppressBlank(tokenizer))
     ids = suppress_token_ids(options.suppress_tokens, tokenizer)

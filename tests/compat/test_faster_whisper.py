@@ -96,8 +96,6 @@ def test_vad_filter_takes_faster_whispers_parameters(tiny_en):
     "keywords, named",
     [
         (dict(hotwords="Kennedy"), "hotwords"),
-        (dict(repetition_penalty=1.2), "repetition_penalty"),
-        (dict(no_repeat_ngram_size=3), "no_repeat_ngram_size"),
         (dict(multilingual=True), "multilingual"),
         (dict(max_new_tokens=20), "max_new_tokens"),
         (dict(prefix="And so"), "prefix"),
@@ -113,6 +111,16 @@ def test_keywords_mediakit_cannot_honour_are_refused_by_name(tiny_en, keywords, 
     with pytest.raises(ValueError, match=named):
         tiny_en.transcribe(str(JFK), **keywords)
     assert {t.name for t in threading.enumerate()} <= before  # no decoding was started
+
+
+def test_no_repeat_ngram_size_keeps_every_bigram_of_a_window_single(tiny_en):
+    plain, _ = tiny_en.transcribe(str(JFK), repair=False)
+    blocked, _ = tiny_en.transcribe(str(JFK), no_repeat_ngram_size=2, repair=False)
+    plain, blocked = list(plain), list(blocked)
+    tokens = [t for s in blocked if s.seek == 0 for t in s.tokens]  # jfk.flac is one window
+    bigrams = list(zip(tokens, tokens[1:]))
+    assert len(bigrams) == len(set(bigrams))
+    assert [s.text for s in blocked] != [s.text for s in plain]  # "can do" came twice without it
 
 
 def test_positional_arguments_follow_faster_whispers_order(tiny_en):
@@ -199,3 +207,19 @@ def test_segments_match_faster_whispers_own(tiny_en):  # pragma: no cover - need
         assert [tuple(d) if isinstance(d, list) else d for _, d in have] == [tuple(d) if isinstance(d, list) else d for _, d in want]
     assert [(s.id, s.seek, s.start, s.end, s.text) for s in ours] == [(s.id, s.seek, s.start, s.end, s.text) for s in reference]
     assert [w.word for s in ours for w in s.words] == [w.word for s in reference for w in s.words]
+
+
+@pytest.mark.skipif(importlib.util.find_spec("faster_whisper") is None, reason="faster-whisper is not installed (it is not a dependency)")
+@pytest.mark.parametrize("keywords", [dict(repetition_penalty=1.5), dict(no_repeat_ngram_size=2), dict(no_repeat_ngram_size=1),
+                                      dict(repetition_penalty=1.2, no_repeat_ngram_size=3)])  # fmt: skip
+def test_penalties_match_faster_whispers_own(tiny_en, keywords):  # pragma: no cover - needs faster-whisper
+    import faster_whisper
+
+    folder = Path(tiny_en.mediakit_model.model.source)
+    theirs = faster_whisper.WhisperModel(str(folder), device="cpu", cpu_threads=1)
+    plain, _ = theirs.transcribe(str(JFK))
+    reference, _ = theirs.transcribe(str(JFK), **keywords)
+    ours, _ = tiny_en.transcribe(str(JFK), repair=False, **keywords)
+    reference = [(s.start, s.end, s.text) for s in reference]
+    assert reference != [(s.start, s.end, s.text) for s in plain]  # the keywords change faster-whisper's text here
+    assert [(s.start, s.end, s.text) for s in ours] == reference

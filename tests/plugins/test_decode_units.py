@@ -254,7 +254,10 @@ def test_window_without_pairs_is_one_segment():
 # -- timing --------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("field, value", [("sample_len", 0), ("beam_size", 0), ("best_of", 0), ("batch_size", -1)])
+@pytest.mark.parametrize(
+    "field, value",
+    [("sample_len", 0), ("beam_size", 0), ("best_of", 0), ("batch_size", -1), ("repetition_penalty", 0.0), ("no_repeat_ngram_size", -1)],
+)
 def test_option_checks_name_the_bad_option(field, value):
     from dataclasses import replace
 
@@ -262,6 +265,27 @@ def test_option_checks_name_the_bad_option(field, value):
 
     with pytest.raises(ConfigError, match=f"{field} must"):
         check_options(replace(DecodeOptions(), **{field: value}))
+
+
+def test_repetition_penalty_lowers_each_chosen_token_once_as_ctranslate2_does():
+    from mediakit_decode.filters import RepetitionPenalty
+
+    logits = torch.tensor([[2.0, -2.0, 1.0, 0.5], [2.0, -2.0, 1.0, 0.5]])
+    sampled = torch.tensor([[0, 1, 0], [3, 3, 3]])
+    RepetitionPenalty(1.5).apply(logits, sampled)
+    assert torch.equal(logits, torch.tensor([[2.0 / 1.5, -3.0, 1.0, 0.5], [2.0, -2.0, 1.0, 0.5 / 1.5]]))
+    first = torch.tensor([[2.0, -2.0]])
+    RepetitionPenalty(1.5).apply(first, torch.empty((1, 0), dtype=torch.long))  # nothing chosen yet
+    assert torch.equal(first, torch.tensor([[2.0, -2.0]]))
+
+
+@pytest.mark.parametrize("size, banned", [(3, [7]), (2, [5, 7]), (1, [5, 6, 7, 8]), (6, [])])
+def test_no_repeat_ngram_bans_what_would_repeat_an_ngram_already_chosen(size, banned):
+    from mediakit_decode.filters import NoRepeatNgram
+
+    logits = torch.zeros((1, 10))
+    NoRepeatNgram(size).apply(logits, torch.tensor([[5, 6, 7, 8, 6, 5, 6]]))  # "5 6" came before 7, "6" before 7 and 5
+    assert torch.isinf(logits[0]).nonzero().flatten().tolist() == banned
 
 
 def test_median_filter_removes_spikes_and_keeps_steps():

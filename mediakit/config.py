@@ -66,6 +66,7 @@ class DecodeOptions:
     without_timestamps: bool = False  # decode text only, one segment per window
     max_initial_timestamp: float = 1.0  # seconds: bound on the first timestamp of a window
     sample_len: int | None = None  # most tokens sampled per window; None = half the text context (224)
+    hotwords: str | None = None  # words given to every window as context before its previous text (faster-whisper's)
     repetition_penalty: float = 1.0  # > 1: the logits of tokens already chosen in a window lowered (CTranslate2's rule)
     no_repeat_ngram_size: int = 0  # > 0: no n-gram of this many tokens twice in a window's text (CTranslate2's rule)
     word_timestamps: bool = False  # word-level timestamps from cross-attention

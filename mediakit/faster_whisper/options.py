@@ -91,7 +91,6 @@ def signature(defaults: Mapping[str, Any]) -> inspect.Signature:
 #: faster-whisper keywords with no counterpart, and the value at which they do nothing.
 _NO_OPS: dict[str, Any] = {
     "prefix": None,
-    "hotwords": None,
     "multilingual": False,
     "max_new_tokens": None,  # not openai-whisper's sample_len: on jfk.flac, 6 gave faster-whisper 3 tokens
     "prompt_reset_on_temperature": 0.5,  # openai-whisper's rule, which mediakit's decoder follows
@@ -166,7 +165,7 @@ def vad_options(value: Union[VadOptions, Mapping[str, Any], None]) -> tuple[VadO
 
 #: faster-whisper keywords that are mediakit decode options of the same name and meaning.
 _SAME_MEANING = (
-    "language", "task", "beam_size", "best_of", "repetition_penalty", "no_repeat_ngram_size",
+    "language", "task", "beam_size", "best_of", "repetition_penalty", "no_repeat_ngram_size", "hotwords",
     "compression_ratio_threshold", "no_speech_threshold",
     "condition_on_previous_text", "suppress_blank", "without_timestamps", "max_initial_timestamp",
     "word_timestamps", "prepend_punctuations", "append_punctuations", "hallucination_silence_threshold",

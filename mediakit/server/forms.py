@@ -67,6 +67,7 @@ EXTRA_FIELDS: dict[str, tuple[Callable[[str, str], Any], str]] = {
     "best_of": (_int, "decode"),
     "patience": (_optional_float, "decode"),
     "length_penalty": (_optional_float, "decode"),
+    "hotwords": (_text, "decode"),
     "repetition_penalty": (_float, "decode"),
     "no_repeat_ngram_size": (_int, "decode"),
     "word_timestamps": (_bool, "decode"),

@@ -26,7 +26,7 @@ from .coverage import KEPT_FEATURES_BYTES, MIN_UNCOVERED, WORD_PAD, SpeechMap, S
 from .longform import format_timestamp, log_segment, transcribe_windows
 from .quality import is_silent, normalise_segment
 from .segments import Draft
-from .window import WindowBatch, initial_tokens
+from .window import WindowBatch, hotword_tokens, initial_tokens
 
 log = logging.getLogger(__name__)
 
@@ -235,7 +235,8 @@ def no_speech_probabilities(job, features, windows: Sequence[tuple[int, int]]) -
     """The model's no-speech probability of each window (its encoder output is kept for decoding)."""
     probs: list[float] = []
     n_ctx = job.runtime.dims.n_text_ctx
-    tokens = initial_tokens(job.tokenizer, [], job.options.without_timestamps, n_ctx)
+    hotwords = hotword_tokens(job.tokenizer, job.options.hotwords, n_ctx)
+    tokens = initial_tokens(job.tokenizer, [], job.options.without_timestamps, n_ctx, hotwords)
     for start in range(0, len(windows), max(1, job.options.batch_size)):
         chunk = [(s, e - s) for s, e in windows[start : start + max(1, job.options.batch_size)]]
         encoded = job.encode_ranges(features, chunk)

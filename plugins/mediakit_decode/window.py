@@ -82,15 +82,34 @@ class StepThreads:
 _STEP_THREADS = StepThreads()
 
 
-def initial_tokens(tokenizer, prompt: Sequence[int], without_timestamps: bool, n_text_ctx: int) -> list[int]:
-    """[<|startofprev|> prompt...] <|startoftranscript|> <|lang|> <|task|> [<|notimestamps|>]."""
+def initial_tokens(
+    tokenizer, prompt: Sequence[int], without_timestamps: bool, n_text_ctx: int, hotwords: Sequence[int] = ()
+) -> list[int]:
+    """[<|startofprev|> hotwords... prompt...] <|startoftranscript|> <|lang|> <|task|> [<|notimestamps|>].
+
+    The prompt (previous text) keeps its last ``n_text_ctx // 2 - 1`` tokens, and with hotwords
+    (faster-whisper's layout: they come first) also leaves a quarter of the context to the new text,
+    which shortens it only for hotwords of more than about a hundred tokens.
+    """
     if without_timestamps:
         tokens = list(tokenizer.sot_sequence_including_notimestamps)
     else:
         tokens = list(tokenizer.sot_sequence)
-    if prompt:
-        tokens = [tokenizer.sot_prev, *list(prompt)[-(n_text_ctx // 2 - 1) :], *tokens]
+    previous = list(prompt)[-(n_text_ctx // 2 - 1) :]
+    if hotwords:
+        room = n_text_ctx - n_text_ctx // 4 - len(tokens) - 1 - len(hotwords)
+        previous = previous[max(0, len(previous) - room) :] if room > 0 else []
+    if previous or hotwords:
+        tokens = [tokenizer.sot_prev, *hotwords, *previous, *tokens]
     return tokens
+
+
+def hotword_tokens(tokenizer, hotwords: str | None, n_text_ctx: int) -> list[int]:
+    """faster-whisper's hotwords as tokens: ``" " + hotwords.strip()`` encoded, at most half the text context
+    less one; none for None or an empty string."""
+    if not hotwords:
+        return []
+    return list(tokenizer.encode(" " + hotwords.strip()))[: n_text_ctx // 2 - 1]
 
 
 @dataclass
@@ -186,13 +205,15 @@ def decode_windows(
 ) -> list[WindowResult]:
     """Decode every window of ``batch`` at ``temperature``: beam search at 0 (when beam_size > 1), else sampling.
 
-    ``prefix``: tokens placed after the start sequence as if already sampled (not part of the results);
+    ``prefix``: tokens placed after the start sequence as if already sampled (not part of the results;
+    ``options.hotwords`` go before the previous text where there is no prefix, as in faster-whisper);
     ``sample_len``: the most tokens to sample per window (default: ``options.sample_len``, else half the
     text context).
     """
     runtime = batch.runtime
     n_ctx = runtime.dims.n_text_ctx
-    tokens = initial_tokens(tokenizer, prompt, without_timestamps, n_ctx) + list(prefix)
+    hotwords = [] if prefix else hotword_tokens(tokenizer, options.hotwords, n_ctx)
+    tokens = initial_tokens(tokenizer, prompt, without_timestamps, n_ctx, hotwords) + list(prefix)
     sot_index = tokens.index(tokenizer.sot)
     n_windows = batch.size
     if temperature == 0 and options.beam_size is not None and options.beam_size > 1:

@@ -95,7 +95,6 @@ def test_vad_filter_takes_faster_whispers_parameters(tiny_en):
 @pytest.mark.parametrize(
     "keywords, named",
     [
-        (dict(hotwords="Kennedy"), "hotwords"),
         (dict(multilingual=True), "multilingual"),
         (dict(max_new_tokens=20), "max_new_tokens"),
         (dict(prefix="And so"), "prefix"),
@@ -121,6 +120,20 @@ def test_no_repeat_ngram_size_keeps_every_bigram_of_a_window_single(tiny_en):
     bigrams = list(zip(tokens, tokens[1:]))
     assert len(bigrams) == len(set(bigrams))
     assert [s.text for s in blocked] != [s.text for s in plain]  # "can do" came twice without it
+
+
+def test_hotwords_reach_every_window_as_context(tiny_en, monkeypatch):
+    from mediakit_decode import window
+
+    prompts = []
+    real = window.initial_tokens
+    monkeypatch.setattr(window, "initial_tokens", lambda *a, **k: prompts.append(real(*a, **k)) or prompts[-1])
+    segments, _ = tiny_en.transcribe(str(JFK), hotwords="Kennedy, countrymen", repair=False)
+    text = "".join(s.text for s in segments)
+    tokenizer = tiny_en.mediakit_model.model.get_tokenizer()
+    hot = tokenizer.encode(" Kennedy, countrymen")
+    assert prompts and all(p[: 1 + len(hot)] == [tokenizer.sot_prev, *hot] for p in prompts)
+    assert "country" in text
 
 
 def test_positional_arguments_follow_faster_whispers_order(tiny_en):
@@ -211,7 +224,8 @@ def test_segments_match_faster_whispers_own(tiny_en):  # pragma: no cover - need
 
 @pytest.mark.skipif(importlib.util.find_spec("faster_whisper") is None, reason="faster-whisper is not installed (it is not a dependency)")
 @pytest.mark.parametrize("keywords", [dict(repetition_penalty=1.5), dict(no_repeat_ngram_size=2), dict(no_repeat_ngram_size=1),
-                                      dict(repetition_penalty=1.2, no_repeat_ngram_size=3)])  # fmt: skip
+                                      dict(repetition_penalty=1.2, no_repeat_ngram_size=3), dict(hotwords="Kennedy, Americans, countrymen"),
+                                      dict(hotwords="ASK NOT", initial_prompt="Speech of 1961.")])  # fmt: skip
 def test_penalties_match_faster_whispers_own(tiny_en, keywords):  # pragma: no cover - needs faster-whisper
     import faster_whisper
 

@@ -288,6 +288,19 @@ def test_no_repeat_ngram_bans_what_would_repeat_an_ngram_already_chosen(size, ba
     assert torch.isinf(logits[0]).nonzero().flatten().tolist() == banned
 
 
+def test_hotwords_come_before_the_previous_text_and_leave_a_quarter_of_the_context():
+    from mediakit_decode.window import initial_tokens
+
+    class Tok:
+        sot_prev, sot_sequence, sot_sequence_including_notimestamps = 1, (2, 3), (2, 3, 4)
+
+    assert initial_tokens(Tok, [], False, 448, [7, 8]) == [1, 7, 8, 2, 3]  # no previous text: still introduced
+    assert initial_tokens(Tok, list(range(100, 400)), True, 448, [7, 8]) == [1, 7, 8, *range(177, 400), 2, 3, 4]
+    long = [9] * 150  # 448 - 112 - 2 - 1 - 150 = 183 positions left for the previous text
+    assert initial_tokens(Tok, list(range(100, 400)), False, 448, long) == [1, *long, *range(217, 400), 2, 3]
+    assert initial_tokens(Tok, [5], False, 448) == [1, 5, 2, 3] and initial_tokens(Tok, [], False, 448) == [2, 3]
+
+
 def test_median_filter_removes_spikes_and_keeps_steps():
     x = torch.tensor([[0.0, 0.0, 0.0, 9.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0]])
     y = median_filter(x, 3)

@@ -136,6 +136,13 @@ def test_hotwords_reach_every_window_as_context(tiny_en, monkeypatch):
     assert "country" in text
 
 
+def test_the_batched_pipeline_refuses_an_initial_prompt_it_would_not_use(tiny_en):
+    before = {t.name for t in threading.enumerate()}
+    with pytest.raises(ValueError, match="initial_prompt"):
+        BatchedInferencePipeline(tiny_en).transcribe(str(JFK), initial_prompt="Kennedy's speech.")
+    assert {t.name for t in threading.enumerate()} <= before
+
+
 def test_positional_arguments_follow_faster_whispers_order(tiny_en):
     segments, info = tiny_en.transcribe(str(JFK), "en", "transcribe", False, 1, 5, 1, 1, 1, 0, 0.0)
     assert info.transcription_options.beam_size == 1 and info.transcription_options.temperatures == [0.0]

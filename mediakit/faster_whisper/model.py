@@ -145,11 +145,6 @@ class BatchedInferencePipeline:
         batch_size = values.pop("batch_size")
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-        if values["initial_prompt"] is not None:
-            raise ValueError(
-                "initial_prompt is not supported by the batched pipeline here (mediakit's batched mode decodes every "
-                "window without previous text); use WhisperModel.transcribe, or hotwords= for words every window should see"
-            )
         if values["clip_timestamps"]:
             values["vad_filter"] = False
         return _transcribe(self.model.mediakit_model, audio, values, extra, batch_size=batch_size)

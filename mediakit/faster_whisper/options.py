@@ -187,6 +187,11 @@ def decode_options(values: Mapping[str, Any], batch_size: int) -> tuple[dict[str
     prompt = values["initial_prompt"]
     if prompt is not None and not isinstance(prompt, str):
         raise ValueError("initial_prompt: give the prompt as text (token ids are not accepted)")
+    if prompt is not None and batch_size > 0:
+        raise ValueError(
+            "initial_prompt is not supported by the batched pipeline here (mediakit's batched mode decodes every "
+            "window without previous text); use WhisperModel.transcribe, or hotwords= for words every window should see"
+        )
     reported, vad = vad_options(values["vad_parameters"]) if values["vad_filter"] else (None, None)
     decode = {name: values[name] for name in _SAME_MEANING}
     decode.update(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 import logging
 import sys
 import threading
@@ -219,77 +220,63 @@ def iter_speech_probabilities(source):
 _CONTEXT = 64
 
 
-def _onnx_probabilities(session, source, total: int):
-    """What silero-vad's ONNX wrapper computes, with its session called directly: each window with the
-    previous window's last 64 samples before it (zeros before the first) and the state carried over. The
-    wrapper's per-call torch conversions cost a third of the time; the inputs and outputs are the same."""
-    state = np.zeros((2, 1, 128), dtype=np.float32)
-    rate = np.array(VAD_SAMPLE_RATE, dtype=np.int64)
+def _windows_with_context(source, total: int):
+    """The source's samples a piece at a time, as (windows, 64 + 512) float32 rows: each 512-sample window
+    (the last zero-padded) with the previous window's last 64 samples before it (zeros before the first),
+    carried across pieces. These are the inputs of silero-vad's ONNX models, streaming and sequence alike."""
     context = np.zeros(_CONTEXT, dtype=np.float32)
-    run = session.run
     for first in range(0, total, _VAD_READ):
         piece = np.asarray(source.samples(first, min(total, first + _VAD_READ)), dtype=np.float32)
         windows = -(-len(piece) // VAD_FRAME)
         buffer = np.zeros(_CONTEXT + windows * VAD_FRAME, dtype=np.float32)
         buffer[:_CONTEXT] = context
         buffer[_CONTEXT : _CONTEXT + len(piece)] = piece
-        for index in range(windows):
-            a = index * VAD_FRAME
-            out, state = run(None, {"input": buffer[None, a : a + _CONTEXT + VAD_FRAME], "state": state, "sr": rate})
-            yield float(out[0, 0])
         context = buffer[-_CONTEXT:].copy()
+        yield np.lib.stride_tricks.sliding_window_view(buffer, _CONTEXT + VAD_FRAME)[::VAD_FRAME]
 
 
-#: silero-vad's "sequence" export (silero-vad 6.2 and later): the streaming model's computation over a block of
-#: windows in one call, the recurrent state carried inside it, with the streaming model's probabilities to the bit.
-_SEQUENCE_MODEL = "silero_vad_16k_sequence.onnx"
-#: Windows per call of the sequence model (4.1 s): about as fast as 512 (0.8 s for 280 s of audio either way,
-#: against 2.4 s a window at a time) and 15 MB less memory.
+def _onnx_probabilities(session, source, total: int):
+    """What silero-vad's ONNX wrapper computes, with its session called directly: a window a call, the state
+    carried over. The wrapper's per-call torch conversions cost a third of the time; the inputs and outputs
+    are the same."""
+    state = np.zeros((2, 1, 128), dtype=np.float32)
+    rate = np.array(VAD_SAMPLE_RATE, dtype=np.int64)
+    run = session.run
+    for rows in _windows_with_context(source, total):
+        for row in rows:
+            out, state = run(None, {"input": row[None], "state": state, "sr": rate})
+            yield float(out[0, 0])
+
+
+#: Windows per call of silero-vad's sequence model (4.1 s): about as fast as 512 (0.8 s for 280 s of audio
+#: either way, against 2.4 s a window at a time) and 15 MB less memory.
 _SEQUENCE_BLOCK = 128
 
 
 @functools.lru_cache(maxsize=1)
 def _sequence_session():
-    """An ONNX Runtime session of silero-vad's sequence model, one thread, or None when this silero-vad
-    does not ship it or onnxruntime is missing (then the streaming model runs a window at a time).
-    ``run`` is safe from several threads at once: the state goes in and out with each call."""
-    silero = _import_silero()
+    """The ONNX Runtime session of silero-vad's sequence model (``load_silero_vad(sequence=True)``, silero-vad
+    6.2 and later: the streaming model's computation over a block of windows in one call, the recurrent state
+    passed in and out, its probabilities to the bit), or None where this silero-vad or onnxruntime lacks it
+    (then the streaming model runs a window at a time). ``run`` is safe from several threads at once."""
+    load = _import_silero().load_silero_vad
+    if "sequence" not in inspect.signature(load).parameters:
+        return None
     try:
-        import importlib.resources
-
-        import onnxruntime
-    except ImportError:
+        return load(sequence=True).session
+    except ImportError:  # onnxruntime
         return None
-    path = importlib.resources.files(silero.__name__).joinpath("data", _SEQUENCE_MODEL)
-    if not path.is_file():
-        return None
-    settings = onnxruntime.SessionOptions()
-    settings.inter_op_num_threads = 1
-    settings.intra_op_num_threads = 1
-    return onnxruntime.InferenceSession(str(path), sess_options=settings, providers=["CPUExecutionProvider"])
 
 
 def _sequence_probabilities(session, source, total: int):
-    """The streaming model's probabilities from the sequence model: each window with the previous window's
-    last 64 samples before it (zeros before the first), the last one zero-padded, the recurrent state
-    (``h``, ``c``) carried from call to call, :data:`_SEQUENCE_BLOCK` windows a call."""
+    """The streaming model's probabilities from the sequence model, :data:`_SEQUENCE_BLOCK` windows a call,
+    the recurrent state (``h``, ``c``) carried from call to call."""
     hidden = np.zeros((1, 1, 128), dtype=np.float32)
     cell = np.zeros((1, 1, 128), dtype=np.float32)
-    context = np.zeros(_CONTEXT, dtype=np.float32)
-    for first in range(0, total, _VAD_READ):
-        piece = np.asarray(source.samples(first, min(total, first + _VAD_READ)), dtype=np.float32)
-        windows = -(-len(piece) // VAD_FRAME)
-        frames = np.zeros((windows, VAD_FRAME), dtype=np.float32)
-        frames.reshape(-1)[: len(piece)] = piece
-        block = np.empty((windows, _CONTEXT + VAD_FRAME), dtype=np.float32)
-        block[:, _CONTEXT:] = frames
-        block[0, :_CONTEXT] = context
-        block[1:, :_CONTEXT] = frames[:-1, -_CONTEXT:]
-        context = frames[-1, -_CONTEXT:].copy()
-        for start in range(0, windows, _SEQUENCE_BLOCK):
-            probs, hidden, cell = session.run(
-                ["speech_probs", "hn", "cn"], {"input": block[start : start + _SEQUENCE_BLOCK], "h": hidden, "c": cell}
-            )
+    for rows in _windows_with_context(source, total):
+        for start in range(0, len(rows), _SEQUENCE_BLOCK):
+            block = np.ascontiguousarray(rows[start : start + _SEQUENCE_BLOCK])
+            probs, hidden, cell = session.run(["speech_probs", "hn", "cn"], {"input": block, "h": hidden, "c": cell})
             yield from probs.reshape(-1).tolist()
 
 

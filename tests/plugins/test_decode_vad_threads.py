@@ -39,7 +39,7 @@ def test_coverage_probabilities_are_silero_wrappers_own(jfk_path, monkeypatch, p
     from mediakit_decode import vad
 
     if path == "sequence":
-        if not importlib.resources.files("silero_vad").joinpath("data", vad._SEQUENCE_MODEL).is_file():
+        if not importlib.resources.files("silero_vad").joinpath("data", "silero_vad_16k_sequence.onnx").is_file():
             pytest.skip(f"silero-vad {getattr(silero_vad, '__version__', '')} has no sequence model (6.2 and later)")
         assert vad._sequence_session() is not None, "silero-vad ships the sequence model, but it was not loaded"
     else:

@@ -31,10 +31,15 @@ def _lscpu() -> dict[str, str]:
 
 
 def describe() -> str:
-    """One line: ``CPU <model> (<vendor>), <n> cores, flags <...>; torch <v>; <UTC date>``."""
+    """One line: ``CPU <model> (<vendor>, family <f> model <m>), <n> cores, flags <...>; torch <v>; <UTC date>``.
+
+    The family and model numbers name the generation where a virtual machine hides it: this project's
+    machines call every EPYC "AMD EPYC", with AVX-512 or without (family 25 model 17 is Zen 4)."""
     info = _lscpu()
     model = info.get("Model name") or platform.processor() or "unknown CPU"
     vendor = info.get("Vendor ID", "")
+    if info.get("CPU family") and info.get("Model"):
+        vendor = f"{vendor}, family {info['CPU family']} model {info['Model']}"
     flags = set(info.get("Flags", "").split())
     if not flags and os.path.exists("/proc/cpuinfo"):
         with open("/proc/cpuinfo", encoding="utf-8") as handle:

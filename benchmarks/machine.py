@@ -18,6 +18,11 @@ KEY_FLAGS = (
 )  # fmt: skip
 
 
+#: /proc/cpuinfo's names for the lscpu fields read here (where lscpu is missing or leaves one out).
+_CPUINFO_FIELDS = {"model name": "Model name", "vendor_id": "Vendor ID", "cpu family": "CPU family", "model": "Model",
+                   "flags": "Flags"}  # fmt: skip
+
+
 def _lscpu() -> dict[str, str]:
     try:
         out = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10).stdout
@@ -30,23 +35,33 @@ def _lscpu() -> dict[str, str]:
     return fields
 
 
+def _cpuinfo() -> dict[str, str]:
+    """The first processor's fields of /proc/cpuinfo, under lscpu's names."""
+    fields: dict[str, str] = {}
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                if not line.strip():  # the end of the first processor
+                    break
+                key, _, value = line.partition(":")
+                if key.strip() in _CPUINFO_FIELDS:
+                    fields[_CPUINFO_FIELDS[key.strip()]] = value.strip()
+    except OSError:
+        pass
+    return fields
+
+
 def describe() -> str:
     """One line: ``CPU <model> (<vendor>, family <f> model <m>), <n> cores, flags <...>; torch <v>; <UTC date>``.
 
     The family and model numbers name the generation where a virtual machine hides it: this project's
     machines call every EPYC "AMD EPYC", with AVX-512 or without (family 25 model 17 is Zen 4)."""
-    info = _lscpu()
+    info = _cpuinfo() | {key: value for key, value in _lscpu().items() if value}
     model = info.get("Model name") or platform.processor() or "unknown CPU"
-    vendor = info.get("Vendor ID", "")
+    maker = info.get("Vendor ID", "")
     if info.get("CPU family") and info.get("Model"):
-        vendor = f"{vendor}, family {info['CPU family']} model {info['Model']}"
+        maker = f"{maker}, family {info['CPU family']} model {info['Model']}"
     flags = set(info.get("Flags", "").split())
-    if not flags and os.path.exists("/proc/cpuinfo"):
-        with open("/proc/cpuinfo", encoding="utf-8") as handle:
-            for line in handle:
-                if line.startswith("flags"):
-                    flags = set(line.partition(":")[2].split())
-                    break
     present = [flag for flag in KEY_FLAGS if flag in flags] or ["none of " + ", ".join(KEY_FLAGS[:4])]
     try:
         import torch
@@ -55,7 +70,7 @@ def describe() -> str:
     except ImportError:
         torch_version = "absent"
     when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    return (f"CPU {model} ({vendor}), {os.cpu_count()} cores, flags {' '.join(present)}; "
+    return (f"CPU {model} ({maker}), {os.cpu_count()} cores, flags {' '.join(present)}; "
             f"torch {torch_version}; {when}")
 
 

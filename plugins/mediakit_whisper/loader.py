@@ -119,8 +119,7 @@ def build_runtime(checkpoint: Checkpoint, name: str, options: ModelOptions) -> W
         heap.unmap_large_frees()
     if cpu_layouts:
         if precision.int8:
-            quantize.quantize_encoder(module.encoder)
-            quantize.quantize_decoder(module.decoder)
+            quantize.quantize_decoder(module.decoder, meanwhile=partial(quantize.quantize_encoder, module.encoder))
         else:  # float16-stored where exact, else oneDNN-reordered float32
             encoder = partial(packed.pack_encoder, module.encoder, bfloat16=precision.bf16_encoder)
             packed.pack_decoder(module.decoder, meanwhile=encoder)

@@ -302,7 +302,7 @@ def pack_decoder(decoder: nn.Module, meanwhile: Callable[[], object] | None = No
     usable = available() and embedding.device.type == "cpu" and embedding.is_floating_point()
     del embedding  # the float32 copy, where narrowing drops it
     with ThreadPoolExecutor(1) as pool:
-        projection = pool.submit(_inference(_projection), decoder) if usable else None
+        projection = pool.submit(under_inference_mode(_projection), decoder) if usable else None
         if meanwhile is not None:
             meanwhile()
         if projection is None:
@@ -326,7 +326,7 @@ def _projection(decoder: nn.Module) -> nn.Module:
     return SlicedProjection(narrow, PackedLinear, slice_rows=8192)
 
 
-def _inference(make: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
+def under_inference_mode(make: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
     """``make`` under inference mode, which is a per-thread setting."""
 
     def run(*args: object) -> nn.Module:

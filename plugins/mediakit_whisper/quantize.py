@@ -16,6 +16,8 @@ from __future__ import annotations
 import functools
 import logging
 import warnings
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import torch
 from torch import Tensor, nn
@@ -83,16 +85,27 @@ class Int8Projection(packed.Tied, Int8Linear):
 
 
 @torch.inference_mode()
-def quantize_decoder(decoder: nn.Module) -> None:
+def quantize_decoder(decoder: nn.Module, meanwhile: Callable[[], object] | None = None) -> None:
     """int8 Linear layers and an int8 output projection for the decoder, in place.
 
     Linear weights may still be in the checkpoint's dtype (float16): each is widened only while it is
-    quantized. The token embedding stays float for lookups, as float16 when that is exact.
+    quantized. The token embedding stays float for lookups, as float16 when that is exact. The
+    projection, by far the largest matrix (most of the load's quantizing time), is quantized on a second
+    thread while ``meanwhile`` (say, the encoder's quantizing) and the Linear layers run here, as
+    :func:`packed.pack_decoder` does for the float16-stored layouts.
     """
-    packed.fuse_attention_products(decoder.blocks, Int8Linear)  # one scale per row: the same numbers
-    n = packed.replace_linears(decoder.blocks, Int8Linear)
-    decoder.output = Int8Projection(packed.narrow_embedding(decoder), None)
+    with ThreadPoolExecutor(1) as pool:
+        projection = pool.submit(packed.under_inference_mode(_int8_projection), decoder)
+        if meanwhile is not None:
+            meanwhile()
+        packed.fuse_attention_products(decoder.blocks, Int8Linear)  # one scale per row: the same numbers
+        n = packed.replace_linears(decoder.blocks, Int8Linear)
+        decoder.output = projection.result()
     log.debug("quantized %d decoder linears and the output projection to int8 (per-channel)", n)
+
+
+def _int8_projection(decoder: nn.Module) -> Int8Projection:
+    return Int8Projection(packed.narrow_embedding(decoder), None)
 
 
 @torch.inference_mode()

@@ -15,7 +15,9 @@ speech (the shared set's LibriVox clip, or noise when it is absent):
 Levers (each against ``float32``, the default's arithmetic, in interleaved rounds: A B C A B C ...):
 
 - ``float32``: the default (float16-stored weights widened in the product, fused query/key/value).
-- ``unfused``: the same without the fused query/key/value products (what fusing buys).
+- ``unfused``: the same without the decoder's fused query/key/value products (what fusing buys).
+- ``fused-encoder``: the default with the encoder's query, key and value products fused into one as
+  well (the encoder's layers are packed apart by default).
 - ``mixed``: the opt-in compute type (float16 cross keys/values, bfloat16 encoder where the CPU has it).
 - ``int8``: the opt-in compute type (int8 Linear layers).
 - ``compile``: ``torch.compile`` of the decoder step (compile time shown apart).
@@ -39,7 +41,7 @@ sys.path.insert(0, str(HERE))
 from machine import describe  # noqa: E402
 from speed import LONG_CLIP, SHARED  # noqa: E402
 
-LEVERS = ("float32", "unfused", "mixed", "int8", "compile")
+LEVERS = ("float32", "unfused", "fused-encoder", "mixed", "int8", "compile")
 PROMPT_TOKENS = 150
 BEAMS = 5
 STEPS = 40
@@ -60,6 +62,27 @@ def window_mel(data: Path):
     return torch.as_tensor(np.asarray(log_mel_spectrogram(audio)))[None, :, :3000]
 
 
+def fuse_encoder(encoder) -> None:  # noqa: ANN001 (the loaded model's AudioEncoder)
+    """Give each encoder self-attention one product for its queries, keys and values, in the layout the
+    loader gives the encoder's layers (float16-stored where exact): the layers are rebuilt as dense
+    Linear layers from their packed weights, then fused as the decoder's are."""
+    import torch
+    from torch import nn
+
+    from mediakit_whisper import packed
+
+    with torch.inference_mode():
+        for block in encoder.blocks:
+            for name in ("query", "key", "value"):
+                weight, bias = getattr(block.attn, name).dense()
+                layer = nn.Linear(weight.shape[1], weight.shape[0], bias=bias is not None)
+                layer.weight = nn.Parameter(weight, requires_grad=False)
+                if bias is not None:
+                    layer.bias = nn.Parameter(bias, requires_grad=False)
+                setattr(block.attn, name, layer)
+        packed.fuse_attention_products(encoder.blocks, packed._layout(1500))  # the loader's encoder layout
+
+
 class Lever:
     """One configuration: a loaded runtime and how a decoding step is called."""
 
@@ -76,6 +99,8 @@ class Lever:
                 for attn in (block.attn, block.cross_attn):
                     if attn is not None:
                         attn.fused_qkv = attn.fused_kv = None
+        if name == "fused-encoder":
+            fuse_encoder(self.runtime.module.encoder)
         if name == "compile":
             import torch
 

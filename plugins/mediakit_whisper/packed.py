@@ -301,22 +301,37 @@ def pack_decoder(decoder: nn.Module, meanwhile: Callable[[], object] | None = No
     embedding = decoder.token_embedding.weight
     usable = available() and embedding.device.type == "cpu" and embedding.is_floating_point()
     del embedding  # the float32 copy, where narrowing drops it
-    with ThreadPoolExecutor(1) as pool:
-        projection = pool.submit(under_inference_mode(_projection), decoder) if usable else None
+    if not usable:
         if meanwhile is not None:
             meanwhile()
-        if projection is None:
-            return False
-        try:
-            fuse_attention_products(decoder.blocks, _layout(ROWS_HINT))
-            n = replace_linears(decoder.blocks, _layout(ROWS_HINT))
-            output = projection.result()
-        except RuntimeError as err:  # an unusual build: stay on the dense path
-            log.debug("decoder packing unavailable: %s", err)
-            return False
-    decoder.output = output
-    log.debug("packed %d decoder linears and the output projection (%s)", n, type(output).__name__)
+        return False
+    try:
+        n = lay_out_decoder(decoder, _projection, _layout(ROWS_HINT), meanwhile)
+    except RuntimeError as err:  # an unusual build: stay on the dense path
+        log.debug("decoder packing unavailable: %s", err)
+        return False
+    log.debug("packed %d decoder linears and the output projection (%s)", n, type(decoder.output).__name__)
     return True
+
+
+def lay_out_decoder(
+    decoder: nn.Module,
+    projection: Callable[[nn.Module], nn.Module],
+    make: Callable[[Tensor, Tensor | None], nn.Module],
+    meanwhile: Callable[[], object] | None = None,
+) -> int:
+    """Give ``decoder`` its output projection, ``projection(decoder)``, built on a second thread while
+    ``meanwhile`` runs here and then the blocks' Linear layers (attention products fused first) become
+    ``make(weight, bias)``; returns how many layers were made. ``decoder.output`` is set only once
+    everything succeeded; an exception of either thread is raised here, after both have stopped."""
+    with ThreadPoolExecutor(1) as pool:
+        output = pool.submit(_inference(projection), decoder)
+        if meanwhile is not None:
+            meanwhile()
+        fuse_attention_products(decoder.blocks, make)
+        n = replace_linears(decoder.blocks, make)
+        decoder.output = output.result()
+    return n
 
 
 def _projection(decoder: nn.Module) -> nn.Module:
@@ -326,7 +341,7 @@ def _projection(decoder: nn.Module) -> nn.Module:
     return SlicedProjection(narrow, PackedLinear, slice_rows=8192)
 
 
-def under_inference_mode(make: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
+def _inference(make: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
     """``make`` under inference mode, which is a per-thread setting."""
 
     def run(*args: object) -> nn.Module:

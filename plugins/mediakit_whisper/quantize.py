@@ -17,7 +17,6 @@ import functools
 import logging
 import warnings
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 
 import torch
 from torch import Tensor, nn
@@ -91,16 +90,11 @@ def quantize_decoder(decoder: nn.Module, meanwhile: Callable[[], object] | None 
     Linear weights may still be in the checkpoint's dtype (float16): each is widened only while it is
     quantized. The token embedding stays float for lookups, as float16 when that is exact. The
     projection, by far the largest matrix (most of the load's quantizing time), is quantized on a second
-    thread while ``meanwhile`` (say, the encoder's quantizing) and the Linear layers run here, as
-    :func:`packed.pack_decoder` does for the float16-stored layouts.
+    thread while ``meanwhile`` (say, the encoder's quantizing) and the Linear layers run here
+    (:func:`packed.lay_out_decoder`, which the float16-stored layouts use too). Fused attention products
+    have one scale per row, so they give the same numbers as the products apart.
     """
-    with ThreadPoolExecutor(1) as pool:
-        projection = pool.submit(packed.under_inference_mode(_int8_projection), decoder)
-        if meanwhile is not None:
-            meanwhile()
-        packed.fuse_attention_products(decoder.blocks, Int8Linear)  # one scale per row: the same numbers
-        n = packed.replace_linears(decoder.blocks, Int8Linear)
-        decoder.output = projection.result()
+    n = packed.lay_out_decoder(decoder, _int8_projection, Int8Linear, meanwhile)
     log.debug("quantized %d decoder linears and the output projection to int8 (per-channel)", n)
 
 

@@ -1,9 +1,9 @@
 """The memory floor of the exact default: what its process holds whatever the input and the pipeline.
 
 Issue 20 asks for the default's peak memory at or below faster-whisper int8's. This script measures
-the parts no pipeline work can remove. Each engine runs in a fresh Python process, phase by phase, with a
-thread sampling ``/proc/self/status`` every 2 ms (Linux only). It prints resident memory as anonymous
-(heap, tensors) plus file-backed (the pages of shared libraries and mapped files that were touched):
+the parts no pipeline work can remove. Each engine runs in a fresh Python process, phase by phase,
+reading ``/proc/self/status`` (Linux only). It prints resident memory as anonymous (heap, tensors) plus
+file-backed (the pages of shared libraries and mapped files that were touched):
 
 * mediakit, ``compute_type="auto"`` (exact float32): ``import torch``; ``load_model``; one encoder
   window; a 5-beam decoder state (float32 cross-attention keys/values); a shared prompt of
@@ -17,8 +17,8 @@ thread sampling ``/proc/self/status`` every 2 ms (Linux only). It prints residen
 
     python benchmarks/floor.py --peer-python <faster-whisper's venv>/bin/python
 
-Each phase's line gives the memory after it and the peak so far (the peak includes transients, such
-as packing the weights).
+Each phase's line gives the memory after it and the kernel's peak so far (which includes transients,
+such as packing the weights).
 """
 
 from __future__ import annotations
@@ -30,37 +30,27 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
 from machine import describe  # noqa: E402
 from speed import SHARED, build_recordings, ct2_base_dir  # noqa: E402
 
-#: Shared by both children: a sampler thread keeping the peak, and ``phase(name)`` printing one JSON line.
-SAMPLER = """
-import json, threading, time
-def _rss():
-    out = {}
+#: Shared by both children: ``phase(name)`` prints one JSON line with the resident memory now and the
+#: kernel's high-water mark so far (``VmHWM``, the ``ru_maxrss`` of the other benchmarks).
+PHASE = """
+import json
+def phase(name):
+    kb = {}
     with open('/proc/self/status') as handle:
         for line in handle:
-            if line.startswith(('RssAnon:', 'RssFile:')):
-                key, value = line.split(':')
-                out[key] = int(value.split()[0]) / 1024
-    return out['RssAnon'], out['RssFile']
-_peak = [0.0, 0.0, 0.0]
-def _sample():
-    while True:
-        anon, file = _rss()
-        if anon + file > _peak[0]:
-            _peak[:] = [anon + file, anon, file]
-        time.sleep(0.002)
-threading.Thread(target=_sample, daemon=True).start()
-def phase(name):
-    anon, file = _rss()
-    print(json.dumps(dict(phase=name, anon=anon, file=file, peak=list(_peak))), flush=True)
+            key, _, value = line.partition(':')
+            if key in ('RssAnon', 'RssFile', 'VmHWM'):
+                kb[key] = int(value.split()[0])
+    mb = {key: count / 1024 for key, count in kb.items()}
+    print(json.dumps(dict(phase=name, anon=mb['RssAnon'], file=mb['RssFile'], peak=mb['VmHWM'])), flush=True)
 """
 
-MEDIAKIT = SAMPLER + """
+MEDIAKIT = PHASE + """
 import sys
 threads, prompt_len, steps, vad_seconds = map(int, sys.argv[1:5])
 import torch
@@ -92,7 +82,7 @@ speech_probabilities_of(QuietNoise())
 phase(f'+ Silero VAD over {vad_seconds} s (coverage pass)')
 """
 
-FASTER_WHISPER = SAMPLER + """
+FASTER_WHISPER = PHASE + """
 import sys
 model_dir, audio, compute_type, threads = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 from faster_whisper import WhisperModel
@@ -117,7 +107,7 @@ def show(label: str, phases: list[dict]) -> None:
     print(f"\n{label}")
     print(f"  {'phase':40s} {'anon MB':>8s} {'file MB':>8s} {'total MB':>9s} {'peak so far MB':>15s}")
     for p in phases:
-        print(f"  {p['phase']:40s} {p['anon']:8.0f} {p['file']:8.0f} {p['anon'] + p['file']:9.0f} {p['peak'][0]:15.0f}")
+        print(f"  {p['phase']:40s} {p['anon']:8.0f} {p['file']:8.0f} {p['anon'] + p['file']:9.0f} {p['peak']:15.0f}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -136,9 +126,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--prompt plus --steps exceeds the decoder's 448 positions")
 
     print(describe())
-    child = [sys.executable, "-c", f"import sys; sys.path[:0] = {[str(ROOT), str(ROOT / 'plugins')]!r}\n" + MEDIAKIT]
     show("mediakit, exact default: the engine, then the tokenizer and the coverage pass's VAD",
-         run("mediakit", [*child, str(args.threads), str(args.prompt), str(args.steps), str(args.vad_seconds)]))
+         run("mediakit", [sys.executable, "-c", MEDIAKIT, str(args.threads), str(args.prompt), str(args.steps),
+                          str(args.vad_seconds)]))
     if args.peer_python:
         if not (args.data / "manifest.tsv").is_file():
             raise SystemExit(f"{args.data}: no manifest.tsv (the shared speech set builds faster-whisper's input)")

@@ -80,7 +80,7 @@ def fuse_encoder(encoder) -> None:  # noqa: ANN001 (the loaded model's AudioEnco
                 if bias is not None:
                     layer.bias = nn.Parameter(bias, requires_grad=False)
                 setattr(block.attn, name, layer)
-        packed.fuse_attention_products(encoder.blocks, packed._layout(1500))  # the loader's encoder layout
+        packed.fuse_attention_products(encoder.blocks, packed.exact_layout(1500))  # the loader's encoder layout
 
 
 class Lever:

@@ -264,7 +264,7 @@ def replace_linears(module: nn.Module, make) -> int:  # noqa: ANN001 (make: (wei
     return count
 
 
-def _layout(rows_hint: int):  # -> (weight, bias) -> module
+def exact_layout(rows_hint: int):  # -> (weight, bias) -> module
     """Float16-stored where that is exact, else oneDNN-packed float32 tuned for ``rows_hint`` rows."""
 
     half = half_available()
@@ -306,7 +306,7 @@ def pack_decoder(decoder: nn.Module, meanwhile: Callable[[], object] | None = No
             meanwhile()
         return False
     try:
-        n = lay_out_decoder(decoder, _projection, _layout(ROWS_HINT), meanwhile)
+        n = lay_out_decoder(decoder, _projection, exact_layout(ROWS_HINT), meanwhile)
     except RuntimeError as err:  # an unusual build: stay on the dense path
         log.debug("decoder packing unavailable: %s", err)
         return False
@@ -358,7 +358,7 @@ def pack_encoder(encoder: nn.Module, bfloat16: bool = False) -> bool:
     if not available():
         return False
     try:
-        make = (lambda w, b: BFloat16Linear(w, b, 1500)) if bfloat16 else _layout(1500)
+        make = (lambda w, b: BFloat16Linear(w, b, 1500)) if bfloat16 else exact_layout(1500)
         n = replace_linears(encoder.blocks, make)
     except RuntimeError as err:
         log.debug("encoder packing unavailable: %s", err)
